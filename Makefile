@@ -1,0 +1,49 @@
+# Every target the README and CI use. `make run` and `make test` set up .venv themselves.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: run install dev test lint typecheck pytest bench format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev-installed
+
+## run: install, then start the daemon on the shipped feeds.yaml and the default database
+run: install
+	$(BIN)/monitor run
+
+## test: install with dev tools, then lint, type-check and run the whole test suite
+test: dev lint typecheck pytest
+
+lint: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: dev
+	$(BIN)/mypy monitor spiders storage
+
+pytest: dev
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/poll_bench.py
+
+format: dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

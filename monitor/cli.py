@@ -1,0 +1,395 @@
+"""The `monitor` command: run the daemon, poll now, list articles, show status, check the config.
+
+Reads: feeds.yaml (--config / MONITOR_CONFIG) and the database (--db / MONITOR_DB).
+Writes: the database (run, poll); tables or JSON to stdout; diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from monitor import __version__
+from monitor.config import Config, ConfigError, LoadedConfig, load_config
+from monitor.daemon import collection_state, run_daemon
+from monitor.fetch import Fetcher
+from monitor.logs import setup_logging
+from monitor.refresh import Refresher, SourceReport, fetch_settings
+from storage import articles as store
+from storage import sources as state
+from storage.db import Database, resolve_db_url
+
+EXIT_CONFIG = 2
+
+
+@dataclass
+class Context:
+    config_path: str
+    db_url: str | None
+
+    def load(self) -> LoadedConfig:
+        try:
+            return load_config(self.config_path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(f"config error: {problem}", err=True)
+            sys.exit(EXIT_CONFIG)
+
+    def database(self) -> Database:
+        db = Database(resolve_db_url(self.db_url))
+        db.create_schema()
+        return db
+
+
+def _stdout() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+_RELATIVE = re.compile(r"^(\d+)\s*([hdw])$")
+
+
+def parse_since(value: str, now: datetime) -> datetime:
+    """'2026-11-01', '2026-11-01T09:00+05:30', or relative '24h' / '7d' / '2w' → aware UTC."""
+    m = _RELATIVE.match(value.strip().lower())
+    if m:
+        hours = {"h": 1, "d": 24, "w": 168}[m.group(2)] * int(m.group(1))
+        return now - timedelta(hours=hours)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        try:
+            parsed = datetime.combine(date.fromisoformat(value.strip()), datetime.min.time())
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r} is not a date (2026-11-01), a datetime (2026-11-01T09:00Z) "
+                "or a relative time (24h, 7d)"
+            ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="monitor")
+@click.option(
+    "--config",
+    "config_path",
+    envvar="MONITOR_CONFIG",
+    default="feeds.yaml",
+    show_default=True,
+    help="feeds.yaml to use (env MONITOR_CONFIG).",
+)
+@click.option(
+    "--db",
+    "db_url",
+    envvar="MONITOR_DB",
+    default=None,
+    help=(
+        "SQLAlchemy URL or SQLite file path (env MONITOR_DB). Default: "
+        "$STATE_DIRECTORY/monitor.db under systemd, else "
+        "$XDG_DATA_HOME/india-japan-monitor/monitor.db (~/.local/share/...)."
+    ),
+)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+@click.option(
+    "--log-format",
+    default="kv",
+    show_default=True,
+    type=click.Choice(["kv", "json"]),
+    help="Log lines (stderr) as key=value or JSON.",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, config_path: str, db_url: str | None, log_level: str, log_format: str
+) -> None:
+    """India–Japan News Monitor: watches The Japan Times, DD News and ORF for India–Japan news."""
+    setup_logging(log_level, log_format)
+    ctx.obj = Context(config_path, db_url)
+
+
+@cli.command()
+@click.pass_obj
+def run(obj: Context) -> None:
+    """Run the daemon: poll every source on its interval until SIGTERM or Ctrl-C."""
+    loaded = obj.load()
+    db = obj.database()
+    sys.exit(run_daemon(loaded.config, db))
+
+
+def _select_sources(config: Config, wanted: tuple[str, ...]) -> list[Any]:
+    known = {s.id for s in config.sources}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown source {', '.join(unknown)} (configured: {', '.join(sorted(known))})",
+            param_hint="--source",
+        )
+    return [s for s in config.sources if (s.id in wanted if wanted else s.enabled)]
+
+
+@cli.command()
+@click.option("--source", "sources", multiple=True, metavar="ID", help="Only these sources.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.pass_obj
+def poll(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
+    """Poll sources once now, then exit (1 if any feed failed)."""
+    loaded = obj.load()
+    selected = _select_sources(loaded.config, sources)
+    db = obj.database()
+    reports, skipped = asyncio.run(_poll(loaded.config, db, selected))
+    if as_json:
+        _print_json([r.to_json() for r in reports] + skipped)
+    else:
+        _print_poll(reports, skipped)
+    sys.exit(1 if any(r.count("error") for r in reports) else 0)
+
+
+async def _poll(
+    config: Config, db: Database, selected: list[Any]
+) -> tuple[list[SourceReport], list[dict[str, Any]]]:
+    skipped = []
+    async with Fetcher(fetch_settings(config)) as fetcher:
+        refresher = Refresher(config, db, fetcher)
+        await asyncio.to_thread(refresher.sync_sources)
+        jobs = []
+        for source in selected:
+            how = collection_state(source)
+            if source.feeds:
+                jobs.append(refresher.refresh_source(source, force=True))
+            else:
+                skipped.append({"source": source.id, "skipped": how})
+        reports = list(await asyncio.gather(*jobs))
+    return reports, skipped
+
+
+def _print_poll(reports: list[SourceReport], skipped: list[dict[str, Any]]) -> None:
+    console = _stdout()
+    table = Table(title="Poll")
+    for col in ("source", "fetched", "not modified", "new", "duplicate", "irrelevant", "errors"):
+        table.add_column(col, justify="left" if col == "source" else "right")
+    for r in reports:
+        table.add_row(
+            r.source,
+            str(r.count("ok")),
+            str(r.count("not_modified")),
+            str(r.total("new")),
+            str(r.total("duplicate")),
+            str(r.total("irrelevant")),
+            str(r.count("error")),
+        )
+    console.print(table)
+    for r in reports:
+        for f in r.feeds:
+            if f.outcome == "error":
+                console.print(
+                    f"[red]error[/] {escape(r.source)} {escape(f.url)}: {escape(f.error or '')}"
+                )
+            elif f.warning:
+                console.print(
+                    f"[yellow]warning[/] {escape(r.source)} {escape(f.url)}: {escape(f.warning)}"
+                )
+    for s in skipped:
+        console.print(f"skipped {escape(s['source'])}: {escape(s['skipped'])}")
+
+
+@cli.command()
+@click.option("--source", "sources", multiple=True, metavar="ID", help="Only these sources.")
+@click.option("--sector", metavar="NAME", help="Only articles tagged with this sector.")
+@click.option("--since", metavar="DATE", help="Published at or after: 2026-11-01, 24h, 7d.")
+@click.option("--search", metavar="QUERY", help="Full-text query over title, summary and text.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.pass_obj
+def articles(
+    obj: Context,
+    sources: tuple[str, ...],
+    sector: str | None,
+    since: str | None,
+    search: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List stored articles, newest first, with their sectors and why they matched."""
+    loaded = obj.load()
+    if sources:
+        _select_sources(loaded.config, sources)
+    if sector and sector not in loaded.config.sectors:
+        raise click.BadParameter(
+            f"unknown sector {sector!r} (configured: {', '.join(loaded.config.sectors)})",
+            param_hint="--sector",
+        )
+    since_at = parse_since(since, datetime.now(UTC)) if since else None
+    db = obj.database()
+    try:
+        with db.read() as conn:
+            rows = store.list_articles(
+                conn, sources=sources, sector=sector, since=since_at, search=search, limit=limit
+            )
+    except OperationalError as exc:
+        if search and "fts5" in str(exc).lower():
+            raise click.BadParameter(
+                f"not a valid full-text query: {search!r} (quote phrases, e.g. '\"rare earth\"')",
+                param_hint="--search",
+            ) from None
+        raise
+    except store.SearchError as exc:
+        raise click.BadParameter(str(exc), param_hint="--search") from None
+    if as_json:
+        _print_json([r.to_json() for r in rows])
+        return
+    table = Table(title=f"Articles ({len(rows)})")
+    for col in ("published (UTC)", "source", "title", "sectors", "why"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            _when(r.published_at),
+            escape(r.source),
+            escape(r.title),
+            escape(", ".join(r.sectors)),
+            escape(str(r.relevance_reason.get("text", ""))),
+        )
+    _stdout().print(table)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def status(obj: Context, as_json: bool) -> None:
+    """Per source: state, last success, last error, failures, articles stored."""
+    loaded = obj.load()
+    db = obj.database()
+    now = datetime.now(UTC)
+    with db.read() as conn:
+        polled = state.source_status(conn)
+        totals = store.count_by_source(conn)
+        recent = store.count_by_source(conn, since=now - timedelta(hours=24))
+    rows: list[dict[str, Any]] = []
+    for source in loaded.config.sources:
+        how = collection_state(source)
+        st = polled.get(source.id)
+        if how in ("disabled", "not collected"):
+            label = how
+        elif st is None or st.last_poll_at is None:
+            label = "never polled"
+        elif st.consecutive_failures:
+            label = "failing"
+        else:
+            label = "ok"
+        rows.append(
+            {
+                "source": source.id,
+                "name": source.name,
+                "state": label,
+                "collected_by": how,
+                "last_poll": _iso(st.last_poll_at) if st else None,
+                "last_success": _iso(st.last_success_at) if st else None,
+                "last_error": st.last_error if st else None,
+                "last_error_at": _iso(st.last_error_at) if st else None,
+                "consecutive_failures": st.consecutive_failures if st else 0,
+                "articles": totals.get(source.id, 0),
+                "articles_24h": recent.get(source.id, 0),
+                "feeds": [
+                    {
+                        "url": f.url,
+                        "last_status": f.last_status,
+                        "consecutive_failures": f.consecutive_failures,
+                        "last_error": f.last_error,
+                        "next_fetch_at": _iso(f.next_fetch_at),
+                    }
+                    for f in (st.feeds if st else [])
+                    if f.url in source.feed_urls
+                ],
+            }
+        )
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title="Sources")
+    for col in ("source", "state", "last success", "failures", "articles", "24 h", "last error"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        colour = {"ok": "green", "failing": "red", "not collected": "yellow"}.get(row["state"], "")
+        state_cell = f"[{colour}]{row['state']}[/]" if colour else row["state"]
+        table.add_row(
+            escape(row["source"]),
+            state_cell,
+            (row["last_success"] or "—").replace("T", " ")[:16],
+            str(row["consecutive_failures"]),
+            str(row["articles"]),
+            str(row["articles_24h"]),
+            escape((row["last_error"] or "")[:200]),
+        )
+    _stdout().print(table)
+
+
+@cli.command("check-config")
+@click.pass_obj
+def check_config(obj: Context) -> None:
+    """Validate feeds.yaml and print a summary (exit 2 with file:line messages if invalid)."""
+    loaded = obj.load()
+    cfg = loaded.config
+    console = _stdout()
+    console.print(f"[green]OK[/] {escape(str(loaded.path))}")
+    table = Table(title="Sources")
+    for col in ("id", "name", "collected by", "every", "feeds", "listing pages"):
+        table.add_column(col)
+    for s in cfg.sources:
+        table.add_row(
+            s.id,
+            escape(s.name),
+            collection_state(s),
+            f"{int(s.poll_interval // 60)}m"
+            if s.poll_interval >= 60
+            else f"{int(s.poll_interval)}s",
+            str(len(s.feeds)),
+            str(len(s.crawl.listing_paths) if s.crawl else 0),
+        )
+    console.print(table)
+    rel = cfg.relevance
+    console.print(
+        f"relevance: {len(rel.india)} India terms, {len(rel.japan)} Japan terms, "
+        f"{len(rel.bilateral)} bilateral terms, near = {rel.near_words} words"
+    )
+    console.print(
+        f"sectors ({len(cfg.sectors)}): "
+        + ", ".join(f"{name} ({len(s.terms)})" for name, s in cfg.sectors.items())
+    )
+    console.print(
+        "fetch: private networks "
+        + ("[yellow]allowed[/]" if cfg.fetch.allow_private_networks else "refused")
+        + f", max {cfg.fetch.max_bytes} bytes, timeout {cfg.fetch.total_timeout:g}s"
+    )
+    console.print(f"database: {escape(resolve_db_url(obj.db_url))}")
+
+
+def main() -> None:
+    cli(prog_name="monitor")
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,172 @@
+"""The daemon: APScheduler runs each source's refresh on its interval until SIGTERM/SIGINT.
+
+Reads: the config. Writes: through Refresher (articles, state, fetch log). Jobs coalesce missed
+runs into one, never overlap for the same source, and run late rather than being dropped when the
+loop was busy (misfire_grace_time = the source's interval).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.config import Config, SourceConfig
+from monitor.fetch import Fetcher
+from monitor.refresh import Refresher, fetch_settings, utcnow
+from spiders import SPIDERS
+from storage import articles as store
+from storage import sources as state
+from storage.db import Database
+
+log = logging.getLogger("monitor.daemon")
+
+SHUTDOWN_GRACE = 45.0  # seconds in-flight polls get to finish after SIGTERM (systemd allows 90)
+STAGGER = 2.0  # seconds between the first polls of consecutive sources at start-up
+SEEN_RETENTION = timedelta(days=90)
+FETCH_LOG_RETENTION = timedelta(days=30)
+
+
+def collection_state(source: SourceConfig) -> str:
+    """'feeds', 'spider', 'not collected' (crawl-only source without a spider yet) or 'disabled'."""
+    if not source.enabled:
+        return "disabled"
+    if source.feeds:
+        return "feeds"
+    if source.id in SPIDERS:
+        return "spider"
+    return "not collected"
+
+
+class Daemon:
+    def __init__(
+        self, config: Config, db: Database, *, now: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.now = now
+        self.stopping = asyncio.Event()
+        self._inflight: set[asyncio.Task[object]] = set()
+
+    def request_stop(self) -> None:
+        if not self.stopping.is_set():
+            log.info("stop requested; finishing in-flight polls")
+            self.stopping.set()
+
+    async def run(self) -> int:
+        self.db.create_schema()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        async with Fetcher(fetch_settings(self.config)) as fetcher:
+            refresher = Refresher(self.config, self.db, fetcher, now=self.now)
+            await asyncio.to_thread(refresher.sync_sources)
+            scheduler = self._schedule(refresher)
+            scheduler.start()
+            log.info("daemon started", extra={"jobs": len(scheduler.get_jobs()), "db": self.db.url})
+            await self.stopping.wait()
+            scheduler.pause()
+            await self._drain()
+            scheduler.shutdown(wait=False)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        log.info("daemon stopped")
+        return 0
+
+    def _schedule(self, refresher: Refresher) -> AsyncIOScheduler:
+        scheduler = AsyncIOScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
+        )
+        scheduler.add_listener(
+            _log_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+        )
+        start = self.now()
+        scheduled = 0
+        for source in self.config.sources:
+            how = collection_state(source)
+            if how != "feeds":
+                if how == "not collected":
+                    log.warning(
+                        "source not collected: it has no feeds and its spider is not available yet",
+                        extra={"source": source.id},
+                    )
+                continue
+            scheduler.add_job(
+                self._guarded,
+                IntervalTrigger(seconds=source.poll_interval, jitter=source.jitter_seconds),
+                args=[refresher, source],
+                id=f"poll:{source.id}",
+                name=f"poll {source.id}",
+                next_run_time=start + timedelta(seconds=STAGGER * scheduled),
+                misfire_grace_time=int(source.poll_interval),
+            )
+            scheduled += 1
+        scheduler.add_job(
+            self._maintain,
+            IntervalTrigger(hours=24, jitter=600),
+            id="maintenance",
+            next_run_time=start + timedelta(minutes=5),
+            misfire_grace_time=3600,
+        )
+        return scheduler
+
+    async def _guarded(self, refresher: Refresher, source: SourceConfig) -> None:
+        """One poll, tracked so shutdown can wait for it; an exception is logged, never fatal."""
+        if self.stopping.is_set():
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._inflight.add(task)
+        try:
+            await refresher.refresh_source(source)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("poll crashed", extra={"source": source.id})
+        finally:
+            self._inflight.discard(task)
+
+    async def _drain(self) -> None:
+        pending = {t for t in self._inflight if not t.done()}
+        if not pending:
+            return
+        _, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE)
+        for task in still:
+            task.cancel()
+        if still:
+            log.warning("abandoned polls at shutdown", extra={"count": len(still)})
+            await asyncio.wait(still, timeout=5)
+
+    async def _maintain(self) -> None:
+        await asyncio.to_thread(self._prune)
+
+    def _prune(self) -> None:
+        now = self.now()
+        with self.db.write() as conn:
+            seen = store.prune_seen(conn, now - SEEN_RETENTION)
+            logs = state.prune_fetch_log(conn, now - FETCH_LOG_RETENTION)
+        log.info("maintenance", extra={"seen_pruned": seen, "fetch_log_pruned": logs})
+
+
+def _log_job_event(event: JobExecutionEvent) -> None:
+    if event.code == EVENT_JOB_MISSED:
+        log.warning("job run missed", extra={"job": event.job_id})
+    elif event.code == EVENT_JOB_MAX_INSTANCES:
+        log.warning("job still running; this run skipped", extra={"job": event.job_id})
+    elif event.exception is not None:
+        log.error("job failed", extra={"job": event.job_id, "error": repr(event.exception)})
+
+
+def run_daemon(config: Config, db: Database) -> int:
+    return asyncio.run(Daemon(config, db).run())

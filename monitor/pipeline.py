@@ -1,0 +1,116 @@
+"""The shared path every parsed article takes: relevance → dedup → tag → store.
+
+Reads: Articles from feeds (and later spiders) plus the compiled rules from feeds.yaml.
+Writes: new articles and tags, and the keys of entries not worth storing. Nothing here knows
+where an article came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.article import Article
+from monitor.canonical import url_hash
+from monitor.config import Config
+from monitor.dedup import drop_ambiguous_guids, fingerprint
+from monitor.relevance import BILATERAL, INDIA, JAPAN, assess
+from monitor.tag import sector_group, tag
+from monitor.terms import TermMatcher
+from storage import articles as store
+from storage.db import Database
+
+
+@dataclass
+class Outcome:
+    entries: int = 0
+    new: list[tuple[int, Article]] = field(default_factory=list)
+    duplicate: int = 0
+    irrelevant: int = 0
+
+    def add(self, other: Outcome) -> None:
+        self.entries += other.entries
+        self.new.extend(other.new)
+        self.duplicate += other.duplicate
+        self.irrelevant += other.irrelevant
+
+
+class Pipeline:
+    """Compiled once from the config; process() is called per batch of articles."""
+
+    def __init__(self, config: Config, db: Database) -> None:
+        self.db = db
+        relevance = config.relevance
+        groups: dict[str, list[str]] = {
+            INDIA: relevance.india,
+            JAPAN: relevance.japan,
+            BILATERAL: relevance.bilateral,
+        }
+        for name, sector in config.sectors.items():
+            groups[sector_group(name)] = sector.terms
+        self.matcher = TermMatcher(groups)
+        self.near_words = relevance.near_words
+        # Irrelevant verdicts are remembered per rule set: editing the terms re-opens them.
+        self.rules_hash = hashlib.sha256(
+            json.dumps(relevance.model_dump(), sort_keys=True).encode()
+        ).hexdigest()[:16]
+        self.exclude = {
+            s.id: [re.compile(p) for p in s.exclude_urls] for s in config.sources if s.exclude_urls
+        }
+
+    def judge(self, article: Article) -> bool:
+        """Relevance and sector tags for one article, recorded on it; True when relevant."""
+        hits = self.matcher.find(
+            (("title", article.title), ("summary", article.summary), ("text", article.text))
+        )
+        verdict = assess(hits, self.near_words)
+        article.relevance = verdict.score
+        article.relevance_reason = verdict.reason
+        if verdict.relevant:
+            article.sectors = tag(hits)
+            article.fingerprint = fingerprint(article) or ""
+        return verdict.relevant
+
+    def process(
+        self, source_id: str, articles: list[Article], now: datetime, ingest_mode: str = "live"
+    ) -> Outcome:
+        """Store the new India–Japan articles of one batch; report what happened to each entry."""
+        outcome = Outcome(entries=len(articles))
+        drop_ambiguous_guids(articles)
+        excluded = self.exclude.get(source_id, [])
+        keyed: dict[str, Article] = {}
+        for article in articles:
+            if any(p.search(article.url) for p in excluded):
+                outcome.irrelevant += 1
+            elif (key := url_hash(article.url)) in keyed:
+                outcome.duplicate += 1  # the same link twice in one batch
+            else:
+                keyed[key] = article
+        with self.db.read() as conn:
+            duplicate, known_irrelevant = store.known_keys(
+                conn, source_id, list(keyed), self.rules_hash
+            )
+        relevant: dict[str, Article] = {}
+        irrelevant: list[str] = []
+        for key, article in keyed.items():
+            if key in duplicate:
+                outcome.duplicate += 1
+            elif key in known_irrelevant:
+                outcome.irrelevant += 1
+            elif self.judge(article):
+                relevant[key] = article
+            else:
+                irrelevant.append(key)
+        outcome.irrelevant += len(irrelevant)
+        with self.db.write() as conn:
+            outcome.new = store.insert_articles(conn, list(relevant.values()), ingest_mode)
+            new_ids = {id(article) for _, article in outcome.new}
+            # Same story under another key (guid or fingerprint): remember, never re-judge.
+            duplicates = [k for k, a in relevant.items() if id(a) not in new_ids]
+            outcome.duplicate += len(duplicates)
+            store.remember(conn, source_id, duplicates, "duplicate", None, now)
+            store.remember(conn, source_id, irrelevant, "irrelevant", self.rules_hash, now)
+        return outcome

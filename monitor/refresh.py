@@ -1,0 +1,272 @@
+"""Refresh: one source's feeds fetched, parsed and sent down the pipeline; failures back off.
+
+Reads: feed URLs over HTTP and per-feed state. Writes: articles (via the pipeline), feed and
+source state, and one fetch_log row per feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from monitor.config import Config, SourceConfig
+from monitor.fetch import Fetcher, FetchError, FetchResult, FetchSettings
+from monitor.parse import FeedParseError, parse_feed
+from monitor.pipeline import Outcome, Pipeline
+from storage import sources as state
+from storage.db import Database
+
+log = logging.getLogger("monitor.refresh")
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class FeedReport:
+    url: str
+    outcome: str  # ok | not_modified | error | backoff
+    entries: int = 0
+    new: int = 0
+    duplicate: int = 0
+    irrelevant: int = 0
+    http_status: int | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    warning: str | None = None
+
+
+@dataclass
+class SourceReport:
+    source: str
+    feeds: list[FeedReport] = field(default_factory=list)
+    new_ids: list[int] = field(default_factory=list)
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(f, name)) for f in self.feeds)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for f in self.feeds if f.outcome == outcome)
+
+    @property
+    def error(self) -> str | None:
+        errors = [f"{f.url}: {f.error}" for f in self.feeds if f.outcome == "error"]
+        return "; ".join(errors) if errors else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "fetched": self.count("ok"),
+            "not_modified": self.count("not_modified"),
+            "backing_off": self.count("backoff"),
+            "entries": self.total("entries"),
+            "new": self.total("new"),
+            "duplicate": self.total("duplicate"),
+            "irrelevant": self.total("irrelevant"),
+            "errors": self.count("error"),
+            "error": self.error,
+            "feeds": [asdict(f) for f in self.feeds],
+        }
+
+
+def fetch_settings(config: Config) -> FetchSettings:
+    f = config.fetch
+    return FetchSettings(
+        user_agent=f.user_agent,
+        connect_timeout=f.connect_timeout,
+        read_timeout=f.read_timeout,
+        total_timeout=f.total_timeout,
+        max_bytes=f.max_bytes,
+        max_redirects=f.max_redirects,
+        allow_private_networks=f.allow_private_networks,
+        concurrency=f.concurrency,
+        per_host_concurrency=f.per_host_concurrency,
+    )
+
+
+class Refresher:
+    """Holds what every refresh needs: config, database, compiled pipeline, HTTP client, clock."""
+
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        fetcher: Fetcher,
+        *,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.fetcher = fetcher
+        self.pipeline = Pipeline(config, db)
+        self.now = now
+
+    def sync_sources(self) -> None:
+        with self.db.write() as conn:
+            state.sync_sources(conn, [(s.id, s.name, s.feed_urls) for s in self.config.sources])
+
+    async def refresh_source(self, source: SourceConfig, *, force: bool = False) -> SourceReport:
+        """Fetch every feed of a source concurrently; a failing feed never stops the others."""
+        reports = await asyncio.gather(
+            *(self.refresh_feed(source, url, force=force) for url in source.feed_urls)
+        )
+        report = SourceReport(source.id, list(reports))
+        for r in reports:
+            if r.outcome == "error":
+                log.warning(
+                    "feed failed",
+                    extra={
+                        "source": source.id,
+                        "feed": r.url,
+                        "kind": r.error_kind,
+                        "error": r.error,
+                    },
+                )
+        if any(r.outcome != "backoff" for r in reports):
+            await asyncio.to_thread(self._record_source, source.id, report.error)
+        return report
+
+    def _record_source(self, source_id: str, error: str | None) -> None:
+        with self.db.write() as conn:
+            state.record_source_poll(conn, source_id, now=self.now(), error=error)
+
+    async def refresh_feed(self, source: SourceConfig, url: str, *, force: bool) -> FeedReport:
+        """fetch → parse → pipeline (relevance → dedup → tag → store) for one feed URL."""
+        started = self.now()
+        clock = time.monotonic()
+        with self.db.read() as conn:
+            feed = state.feed_state(conn, url)
+        if not force and feed.next_fetch_at is not None and feed.next_fetch_at > started:
+            return FeedReport(
+                url, "backoff", error=f"backing off until {feed.next_fetch_at:%H:%M}Z"
+            )
+        try:
+            result = await self.fetcher.get(url, etag=feed.etag, last_modified=feed.last_modified)
+            if result.not_modified:
+                report = FeedReport(url, "not_modified", http_status=result.status)
+            else:
+                report = await asyncio.to_thread(self._ingest, source, url, result, started)
+            await asyncio.to_thread(self._record_success, url, result, started)
+        except FetchError as exc:
+            report = FeedReport(
+                url, "error", http_status=exc.status, error=str(exc), error_kind=exc.kind
+            )
+            await asyncio.to_thread(
+                self._record_failure, source, url, feed.consecutive_failures + 1, exc, started
+            )
+        except FeedParseError as exc:
+            report = FeedReport(url, "error", http_status=200, error=str(exc), error_kind="parse")
+            await asyncio.to_thread(
+                self._record_failure, source, url, feed.consecutive_failures + 1, exc, started
+            )
+        await asyncio.to_thread(self._log, source.id, report, started, time.monotonic() - clock)
+        return report
+
+    def _ingest(
+        self, source: SourceConfig, url: str, result: FetchResult, now: datetime
+    ) -> FeedReport:
+        parsed = parse_feed(
+            result.body,
+            source_id=source.id,
+            feed_url=result.url,
+            now=now,
+            content_type=result.content_type,
+            language=source.language,
+        )
+        outcome: Outcome = self.pipeline.process(source.id, parsed.articles, now)
+        if parsed.warning:
+            log.info("malformed feed recovered", extra={"feed": url, "detail": parsed.warning})
+        return FeedReport(
+            url,
+            "ok",
+            entries=outcome.entries + parsed.skipped,
+            new=len(outcome.new),
+            duplicate=outcome.duplicate,
+            irrelevant=outcome.irrelevant,
+            http_status=result.status,
+            warning=parsed.warning,
+        )
+
+    def _record_success(self, url: str, result: FetchResult, now: datetime) -> None:
+        with self.db.write() as conn:
+            state.record_feed_success(
+                conn,
+                url,
+                now=now,
+                http_status=result.status,
+                not_modified=result.not_modified,
+                etag=result.etag,
+                last_modified=result.last_modified,
+            )
+
+    def _record_failure(
+        self,
+        source: SourceConfig,
+        url: str,
+        failures: int,
+        exc: FetchError | FeedParseError,
+        now: datetime,
+    ) -> None:
+        retry_after = getattr(exc, "retry_after", None)
+        with self.db.write() as conn:
+            state.record_feed_failure(
+                conn,
+                url,
+                now=now,
+                next_fetch_at=now + backoff(source.poll_interval, failures, retry_after),
+                kind=getattr(exc, "kind", "parse"),
+                error=str(exc),
+                http_status=getattr(exc, "status", None),
+            )
+
+    def _log(self, source_id: str, report: FeedReport, started: datetime, seconds: float) -> None:
+        with self.db.write() as conn:
+            state.log_fetch(
+                conn,
+                source_id=source_id,
+                feed_url=report.url,
+                started_at=started,
+                duration_ms=int(seconds * 1000),
+                outcome=report.outcome,
+                http_status=report.http_status,
+                entries=report.entries,
+                new=report.new,
+                duplicate=report.duplicate,
+                irrelevant=report.irrelevant,
+                error_kind=report.error_kind,
+                error=report.error,
+            )
+        log.info(
+            "feed polled",
+            extra={
+                "source": source_id,
+                "feed": report.url,
+                "outcome": report.outcome,
+                "entries": report.entries,
+                "new": report.new,
+                "duplicate": report.duplicate,
+                "irrelevant": report.irrelevant,
+                "ms": int(seconds * 1000),
+            },
+        )
+
+
+def backoff(interval: float, failures: int, retry_after: float | None) -> timedelta:
+    """Delay before a failing feed is fetched again: doubles per failure, capped, Retry-After wins.
+
+    The first failure waits one ordinary interval (minus slack so scheduler jitter does not make
+    the next regular poll skip it).
+    """
+    delay = timedelta(seconds=interval * 0.8 * 2 ** max(failures - 1, 0))
+    delay = min(delay, MAX_BACKOFF)
+    if retry_after is not None:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return delay

@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables and the database code that decides what is new."""

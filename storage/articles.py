@@ -1,0 +1,248 @@
+"""Article storage: decides what is new (insert-or-ignore on the unique keys) and answers queries.
+
+Reads/writes: the article, article_tag, seen_item and article_fts tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, or_, select, text
+
+from monitor.article import Article
+from monitor.canonical import url_hash
+from storage.db import insert_for as _insert
+from storage.models import article_table, article_tag_table, seen_table
+
+_BATCH = 400  # rows per INSERT: well under SQLite's bound-parameter limit
+
+
+def known_keys(
+    conn: Connection, source_id: str, keys: Sequence[str], rules_hash: str
+) -> tuple[set[str], set[str]]:
+    """Split keys into (duplicates: stored or the same story as a stored one, known irrelevant)."""
+    duplicate: set[str] = set()
+    irrelevant: set[str] = set()
+    seen = seen_table
+    for start in range(0, len(keys), _BATCH):
+        chunk = list(keys[start : start + _BATCH])
+        duplicate.update(
+            conn.execute(
+                select(article_table.c.url_hash).where(article_table.c.url_hash.in_(chunk))
+            ).scalars()
+        )
+        for key, verdict in conn.execute(
+            select(seen.c.key, seen.c.verdict).where(
+                seen.c.source_id == source_id,
+                seen.c.key.in_(chunk),
+                or_(seen.c.verdict == "duplicate", seen.c.rules_hash == rules_hash),
+            )
+        ):
+            (duplicate if verdict == "duplicate" else irrelevant).add(key)
+    return duplicate, irrelevant
+
+
+def insert_articles(
+    conn: Connection, articles: Sequence[Article], ingest_mode: str = "live"
+) -> list[tuple[int, Article]]:
+    """Insert-or-ignore; return (id, article) for the rows that were really new, with their tags."""
+    new: list[tuple[int, Article]] = []
+    for start in range(0, len(articles), _BATCH):
+        chunk = articles[start : start + _BATCH]
+        by_hash = {url_hash(a.url): a for a in chunk}
+        rows = [_row(key, a, ingest_mode) for key, a in by_hash.items()]
+        stmt = (
+            _insert(conn, article_table)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(article_table.c.id, article_table.c.url_hash)
+        )
+        new.extend((row_id, by_hash[key]) for row_id, key in conn.execute(stmt))
+    tags = [
+        {"article_id": row_id, "sector": sector, "terms": terms}
+        for row_id, article in new
+        for sector, terms in article.sectors.items()
+    ]
+    if tags:
+        conn.execute(article_tag_table.insert(), tags)
+    new.sort(key=lambda pair: pair[0])
+    return new
+
+
+def _row(key: str, a: Article, ingest_mode: str) -> dict[str, Any]:
+    return {
+        "source_id": a.source_id,
+        "url": a.url,
+        "url_hash": key,
+        "original_url": a.original_url,
+        "guid": a.guid,
+        "fingerprint": a.fingerprint or None,
+        "title": a.title,
+        "summary": a.summary,
+        "text": a.text,
+        "author": a.author,
+        "published_at": a.published_at,
+        "published_from_source": a.published_from_source,
+        "first_seen_at": a.first_seen_at,
+        "categories": a.categories,
+        "language": a.language,
+        "relevance": a.relevance,
+        "relevance_reason": a.relevance_reason,
+        "ingest_mode": ingest_mode,
+    }
+
+
+def remember(
+    conn: Connection,
+    source_id: str,
+    keys: Iterable[str],
+    verdict: str,
+    rules_hash: str | None,
+    now: datetime,
+) -> None:
+    """Record keys judged irrelevant (under rules_hash) or duplicate, or refresh when seen again."""
+    rows = [
+        {
+            "source_id": source_id,
+            "key": key,
+            "verdict": verdict,
+            "rules_hash": rules_hash,
+            "first_seen_at": now,
+            "last_seen_at": now,
+        }
+        for key in set(keys)
+    ]
+    for start in range(0, len(rows), _BATCH):
+        stmt = _insert(conn, seen_table).values(rows[start : start + _BATCH])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source_id", "key"],
+            set_={
+                "verdict": stmt.excluded.verdict,
+                "rules_hash": stmt.excluded.rules_hash,
+                "last_seen_at": stmt.excluded.last_seen_at,
+            },
+        )
+        conn.execute(stmt)
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    id: int
+    source: str
+    url: str
+    title: str
+    summary: str
+    author: str | None
+    published_at: datetime
+    first_seen_at: datetime
+    relevance: float
+    relevance_reason: dict[str, Any]
+    matched: dict[str, list[str]]
+
+    @property
+    def sectors(self) -> list[str]:
+        return sorted(self.matched)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "url": self.url,
+            "title": self.title,
+            "summary": self.summary,
+            "author": self.author,
+            "published_at": _iso(self.published_at),
+            "first_seen_at": _iso(self.first_seen_at),
+            "sectors": self.sectors,
+            "relevance": self.relevance,
+            "relevance_reason": self.relevance_reason,
+            "matched": self.matched,
+        }
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def list_articles(
+    conn: Connection,
+    *,
+    sources: Sequence[str] = (),
+    sector: str | None = None,
+    since: datetime | None = None,
+    search: str | None = None,
+    limit: int = 50,
+) -> list[StoredArticle]:
+    """Newest first, filtered; `search` is an FTS5 query on SQLite (title, summary, text)."""
+    table = article_table
+    query = select(table).order_by(table.c.published_at.desc(), table.c.id.desc()).limit(limit)
+    if sources:
+        query = query.where(table.c.source_id.in_(list(sources)))
+    if since is not None:
+        query = query.where(table.c.published_at >= since)
+    if sector:
+        tags = article_tag_table
+        query = query.where(
+            select(tags.c.article_id)
+            .where(and_(tags.c.article_id == table.c.id, tags.c.sector == sector))
+            .exists()
+        )
+    if search:
+        query = query.where(table.c.id.in_(_search_ids(conn, search)))
+    rows = conn.execute(query).mappings().all()
+    matched = _tags_for(conn, [r["id"] for r in rows])
+    return [
+        StoredArticle(
+            id=r["id"],
+            source=r["source_id"],
+            url=r["url"],
+            title=r["title"],
+            summary=r["summary"],
+            author=r["author"],
+            published_at=r["published_at"],
+            first_seen_at=r["first_seen_at"],
+            relevance=r["relevance"],
+            relevance_reason=r["relevance_reason"],
+            matched=matched.get(r["id"], {}),
+        )
+        for r in rows
+    ]
+
+
+class SearchError(ValueError):
+    """The search query is not valid FTS syntax."""
+
+
+def _search_ids(conn: Connection, query: str) -> Any:
+    if conn.dialect.name != "sqlite":
+        raise SearchError("full-text search is only available on SQLite for now")
+    return text("SELECT rowid FROM article_fts WHERE article_fts MATCH :q").bindparams(q=query)
+
+
+def _tags_for(conn: Connection, ids: list[int]) -> dict[int, dict[str, list[str]]]:
+    if not ids:
+        return {}
+    tags = article_tag_table
+    out: dict[int, dict[str, list[str]]] = {}
+    for article_id, sector, terms in conn.execute(
+        select(tags.c.article_id, tags.c.sector, tags.c.terms).where(tags.c.article_id.in_(ids))
+    ):
+        out.setdefault(article_id, {})[sector] = list(terms)
+    return out
+
+
+def count_by_source(conn: Connection, since: datetime | None = None) -> dict[str, int]:
+    table = article_table
+    query = select(table.c.source_id, func.count()).group_by(table.c.source_id)
+    if since is not None:
+        query = query.where(table.c.first_seen_at >= since)
+    return {source: count for source, count in conn.execute(query)}
+
+
+def prune_seen(conn: Connection, before: datetime) -> int:
+    """Forget keys not seen since `before`; one that reappears is simply judged again."""
+    seen = seen_table
+    return int(conn.execute(delete(seen).where(seen.c.last_seen_at < before)).rowcount)

@@ -1,0 +1,180 @@
+"""SQLModel tables: sources, feeds and fetch state, articles, sector tags, seen keys, fetch log.
+
+Reads/writes: nothing by itself; storage.db creates these tables. All timestamps are UTC.
+The SQL is kept portable (SQLite now, PostgreSQL through the same URL later); the only
+SQLite-specific part, the FTS5 index, is created in storage.db.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out; SQLite would otherwise drop offsets without converting."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the monitor stores aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Meta(SQLModel, table=True):
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class Source(SQLModel, table=True):
+    """One outlet from feeds.yaml and the summary of its latest polls."""
+
+    __tablename__ = "source"
+    id: str = Field(primary_key=True)
+    name: str
+    last_poll_at: datetime | None = _ts()
+    last_success_at: datetime | None = _ts()
+    last_error: str | None = None
+    last_error_at: datetime | None = _ts()
+    consecutive_failures: int = 0
+
+
+class Feed(SQLModel, table=True):
+    """One feed URL of a source: conditional-GET validators and failure/backoff state."""
+
+    __tablename__ = "feed"
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: str = Field(sa_column=Column(ForeignKey("source.id"), nullable=False, index=True))
+    url: str = Field(unique=True)
+    etag: str | None = None
+    last_modified: str | None = None
+    last_status: str | None = None  # ok | not_modified | error
+    last_http_status: int | None = None
+    last_error: str | None = None
+    last_error_kind: str | None = None
+    last_fetch_at: datetime | None = _ts()
+    last_success_at: datetime | None = _ts()
+    consecutive_failures: int = 0
+    next_fetch_at: datetime | None = _ts()
+
+
+class ArticleRow(SQLModel, table=True):
+    """A stored India–Japan article. Unique keys are the dedup rules (see monitor/dedup.py)."""
+
+    __tablename__ = "article"
+    __table_args__ = (
+        UniqueConstraint("source_id", "guid", name="uq_article_source_guid"),
+        UniqueConstraint("source_id", "fingerprint", name="uq_article_source_fingerprint"),
+        Index("ix_article_source_published", "source_id", "published_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: str = Field(sa_column=Column(ForeignKey("source.id"), nullable=False))
+    url: str
+    url_hash: str = Field(unique=True, max_length=64)
+    original_url: str
+    guid: str | None = None
+    fingerprint: str | None = Field(default=None, max_length=32)
+    title: str
+    summary: str = ""
+    text: str = ""
+    author: str | None = None
+    published_at: datetime = _ts(nullable=False, index=True)
+    published_from_source: bool = True
+    first_seen_at: datetime = _ts(nullable=False)
+    updated_at: datetime | None = _ts()
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    language: str | None = None
+    relevance: float = 0.0
+    relevance_reason: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    ingest_mode: str = "live"  # live | backfill
+
+
+class ArticleTagRow(SQLModel, table=True):
+    """One sector of an article and the terms that matched it."""
+
+    __tablename__ = "article_tag"
+    article_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), primary_key=True)
+    )
+    sector: str = Field(primary_key=True, index=True)
+    terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class SeenItem(SQLModel, table=True):
+    """Keys of entries not stored as articles, so they are not re-evaluated every poll.
+
+    verdict 'irrelevant' is only trusted while rules_hash matches the current relevance rules;
+    'duplicate' (same story under another key) holds whatever the rules.
+    """
+
+    __tablename__ = "seen_item"
+    source_id: str = Field(primary_key=True)
+    key: str = Field(primary_key=True, max_length=64)
+    verdict: str
+    rules_hash: str | None = None
+    first_seen_at: datetime = _ts(nullable=False)
+    last_seen_at: datetime = _ts(nullable=False, index=True)
+
+
+class FetchLog(SQLModel, table=True):
+    """One line per feed fetch: what happened and what it produced."""
+
+    __tablename__ = "fetch_log"
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: str = Field(index=True)
+    feed_url: str
+    started_at: datetime = _ts(nullable=False, index=True)
+    duration_ms: int = 0
+    outcome: str  # ok | not_modified | error | backoff
+    http_status: int | None = None
+    entries: int = 0
+    new: int = 0
+    duplicate: int = 0
+    irrelevant: int = 0
+    error_kind: str | None = None
+    error: str | None = None
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+# Core Table handles: bulk inserts and queries go through SQLAlchemy Core (2–3x faster than ORM).
+meta_table = _table(Meta)
+source_table = _table(Source)
+feed_table = _table(Feed)
+article_table = _table(ArticleRow)
+article_tag_table = _table(ArticleTagRow)
+seen_table = _table(SeenItem)
+fetch_log_table = _table(FetchLog)

@@ -1,0 +1,182 @@
+"""Source and feed state: conditional-GET validators, failures and backoff, the fetch log, status.
+
+Reads/writes: the source, feed and fetch_log tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+
+from storage.db import insert_for as _insert
+from storage.models import feed_table, fetch_log_table, source_table
+
+
+@dataclass(frozen=True)
+class FeedState:
+    url: str
+    etag: str | None
+    last_modified: str | None
+    consecutive_failures: int
+    next_fetch_at: datetime | None
+
+
+def sync_sources(conn: Connection, sources: Iterable[tuple[str, str, list[str]]]) -> None:
+    """Make sure every configured source and feed has a row; existing state is kept."""
+    for source_id, name, feed_urls in sources:
+        stmt = _insert(conn, source_table).values(id=source_id, name=name)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"name": name}))
+        for url in feed_urls:
+            conn.execute(
+                _insert(conn, feed_table)
+                .values(source_id=source_id, url=url)
+                .on_conflict_do_nothing()
+            )
+
+
+def feed_state(conn: Connection, url: str) -> FeedState:
+    table = feed_table
+    row = conn.execute(select(table).where(table.c.url == url)).mappings().first()
+    if row is None:
+        return FeedState(url, None, None, 0, None)
+    return FeedState(
+        url, row["etag"], row["last_modified"], row["consecutive_failures"], row["next_fetch_at"]
+    )
+
+
+def record_feed_success(
+    conn: Connection,
+    url: str,
+    *,
+    now: datetime,
+    http_status: int,
+    not_modified: bool,
+    etag: str | None,
+    last_modified: str | None,
+) -> None:
+    table = feed_table
+    values: dict[str, Any] = {
+        "last_status": "not_modified" if not_modified else "ok",
+        "last_http_status": http_status,
+        "last_fetch_at": now,
+        "last_success_at": now,
+        "consecutive_failures": 0,
+        "next_fetch_at": None,
+    }
+    # Validators are stored even when the body was unchanged: stale ones cause needless refetches.
+    if etag is not None or not not_modified:
+        values["etag"] = etag
+    if last_modified is not None or not not_modified:
+        values["last_modified"] = last_modified
+    conn.execute(update(table).where(table.c.url == url).values(**values))
+
+
+def record_feed_failure(
+    conn: Connection,
+    url: str,
+    *,
+    now: datetime,
+    next_fetch_at: datetime,
+    kind: str,
+    error: str,
+    http_status: int | None,
+) -> None:
+    table = feed_table
+    conn.execute(
+        update(table)
+        .where(table.c.url == url)
+        .values(
+            last_status="error",
+            last_http_status=http_status,
+            last_error=error,
+            last_error_kind=kind,
+            last_fetch_at=now,
+            consecutive_failures=table.c.consecutive_failures + 1,
+            next_fetch_at=next_fetch_at,
+        )
+    )
+
+
+def record_source_poll(
+    conn: Connection, source_id: str, *, now: datetime, error: str | None
+) -> None:
+    """A poll succeeds when no feed failed; failures count consecutive polls with an error."""
+    table = source_table
+    if error is None:
+        values: dict[str, Any] = {
+            "last_poll_at": now,
+            "last_success_at": now,
+            "consecutive_failures": 0,
+        }
+    else:
+        values = {
+            "last_poll_at": now,
+            "last_error": error,
+            "last_error_at": now,
+            "consecutive_failures": table.c.consecutive_failures + 1,
+        }
+    conn.execute(update(table).where(table.c.id == source_id).values(**values))
+
+
+def prune_fetch_log(conn: Connection, before: datetime) -> int:
+    table = fetch_log_table
+    return int(conn.execute(delete(table).where(table.c.started_at < before)).rowcount)
+
+
+def log_fetch(conn: Connection, **values: Any) -> None:
+    conn.execute(fetch_log_table.insert().values(**values))
+
+
+@dataclass
+class FeedStatus:
+    url: str
+    last_status: str | None
+    last_error: str | None
+    consecutive_failures: int
+    last_success_at: datetime | None
+    next_fetch_at: datetime | None
+
+
+@dataclass
+class SourceStatus:
+    id: str
+    name: str
+    last_poll_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    consecutive_failures: int
+    feeds: list[FeedStatus] = field(default_factory=list)
+
+
+def source_status(conn: Connection) -> dict[str, SourceStatus]:
+    sources = {
+        r["id"]: SourceStatus(
+            id=r["id"],
+            name=r["name"],
+            last_poll_at=r["last_poll_at"],
+            last_success_at=r["last_success_at"],
+            last_error=r["last_error"],
+            last_error_at=r["last_error_at"],
+            consecutive_failures=r["consecutive_failures"],
+        )
+        for r in conn.execute(select(source_table)).mappings()
+    }
+    feeds = feed_table
+    for r in conn.execute(select(feeds).order_by(feeds.c.id)).mappings():
+        if r["source_id"] in sources:
+            sources[r["source_id"]].feeds.append(
+                FeedStatus(
+                    url=r["url"],
+                    last_status=r["last_status"],
+                    last_error=r["last_error"],
+                    consecutive_failures=r["consecutive_failures"],
+                    last_success_at=r["last_success_at"],
+                    next_fetch_at=r["next_fetch_at"],
+                )
+            )
+    return sources
