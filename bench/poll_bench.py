@@ -31,7 +31,7 @@ from monitor.fetch import Fetcher  # noqa: E402
 from monitor.refresh import Refresher, fetch_settings  # noqa: E402
 from storage.db import Database  # noqa: E402
 
-WORDS = (
+WORDS = (  # noqa: SIM905 - a sentence reads better than a 50-item list
     "government minister said on Monday that the agreement would strengthen cooperation in trade "
     "investment technology and security while officials from both sides met in the capital to "
     "discuss the framework for a new round of talks on supply chains energy and infrastructure "
@@ -41,7 +41,7 @@ INDIA_JAPAN = [
     "Prime Minister Modi and Japanese Prime Minister Takaichi agreed in Tokyo to deepen the "
     "semiconductor partnership and expand the Mumbai-Ahmedabad high-speed rail project.",
     "India-Japan talks in New Delhi covered rare earths, green hydrogen and a new JICA yen loan.",
-    "Japan and India held the JIMEX naval exercise in the Bay of Bengal, officials in New Delhi said.",
+    "Japan and India held the JIMEX naval exercise in the Bay of Bengal, New Delhi said.",
 ]
 OTHER = [
     "The Reserve Bank of India kept rates unchanged as inflation eased in New Delhi.",

@@ -102,7 +102,7 @@ def shipped_config() -> dict[str, Any]:
 
 
 def write_config(path: Path, sources: list[dict[str, Any]], **overrides: Any) -> Path:
-    """feeds.yaml with the shipped relevance rules and sectors, the given sources, loopback allowed."""
+    """feeds.yaml with the shipped relevance and sectors, the given sources, loopback allowed."""
     data = shipped_config()
     data["sources"] = sources
     data["fetch"] = {"allow_private_networks": True, "total_timeout": 5, "connect_timeout": 2}

@@ -63,7 +63,9 @@ def test_shipped_feeds_yaml_is_valid() -> None:
 
 def test_unknown_key_names_line_and_path(tmp_path: Path) -> None:
     text = VALID.replace("    poll_interval: 15m\n", "    poll_interval: 15m\n    feedz: []\n")
-    assert problems(tmp_path, text) == [f"{tmp_path / 'feeds.yaml'}:6: sources[0].feedz: unknown key"]
+    assert problems(tmp_path, text) == [
+        f"{tmp_path / 'feeds.yaml'}:6: sources[0].feedz: unknown key"
+    ]
 
 
 def test_wrong_type(tmp_path: Path) -> None:
@@ -99,9 +101,9 @@ def test_duplicate_yaml_key(tmp_path: Path) -> None:
 
 
 def test_bad_term_and_missing_section(tmp_path: Path) -> None:
-    found = problems(tmp_path, VALID.replace("[ISRO, JAXA]", "[ISRO, 'ja*xa']").replace(
-        "  japan: [Japan]\n", ""
-    ))
+    found = problems(
+        tmp_path, VALID.replace("[ISRO, JAXA]", "[ISRO, 'ja*xa']").replace("  japan: [Japan]\n", "")
+    )
     assert any("relevance.japan: required key is missing" in p for p in found)
     assert any("sectors.space.terms: '*' is only allowed at the end" in p for p in found)
 
