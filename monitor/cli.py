@@ -53,7 +53,8 @@ class Context:
 
 
 def _stdout() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    # Piped output keeps whole table cells on one line instead of folding at 80 columns.
+    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _when(value: datetime | None) -> str:
@@ -85,7 +86,8 @@ def parse_since(value: str, now: datetime) -> datetime:
         except ValueError:
             raise click.BadParameter(
                 f"{value!r} is not a date (2026-11-01), a datetime (2026-11-01T09:00Z) "
-                "or a relative time (24h, 7d)"
+                "or a relative time (24h, 7d)",
+                param_hint="--since",
             ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ class Route:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     etag: bool = True  # answer If-None-Match with 304 when it matches
+    delay: float = 0.0  # seconds before answering: a slow server
 
 
 class FeedServer:
@@ -33,6 +35,7 @@ class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.slow_started = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -41,6 +44,9 @@ class FeedServer:
             def do_GET(self) -> None:
                 server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                 route = server.routes.get(self.path)
+                if route is not None and route.delay:
+                    server.slow_started.set()
+                    time.sleep(route.delay)
                 if route is None:
                     self._send(404, b"not found", {"Content-Type": "text/plain"})
                     return
@@ -69,7 +75,7 @@ class FeedServer:
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def serve(self, path: str, body: bytes | str, status: int = 200, **kwargs: Any) -> str:

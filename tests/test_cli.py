@@ -1,0 +1,175 @@
+"""The `monitor` command run as a subprocess against a loopback mirror and a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.canonical import url_key
+from tests.conftest import FEEDS, REPO, FeedServer, write_config
+
+EXPECTED = json.loads((FEEDS / "expected.json").read_text(encoding="utf-8"))
+MIRROR = {
+    "japantimes": {"/feed/": "japantimes_feed.xml", "/news/feed/": "japantimes_news_feed.xml"},
+    "ddnews": {
+        "/en/feed/": "ddnews_feed.xml",
+        "/en/category/international/feed/": "ddnews_international_feed.xml",
+    },
+}
+
+
+def monitor(*args: str, config: Path | None = None, db: Path | None = None) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    cmd = [sys.executable, "-m", "monitor"]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    if db is not None:
+        cmd += ["--db", str(db)]
+    return subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, env=env, timeout=60, cwd=REPO
+    )
+
+
+@pytest.fixture
+def mirror(feed_server: FeedServer, tmp_path: Path) -> Path:
+    sources = []
+    for source_id, feeds in MIRROR.items():
+        for path, fixture in feeds.items():
+            feed_server.serve_file(path, FEEDS / fixture)
+        sources.append(
+            {
+                "id": source_id,
+                "name": source_id,
+                "base_url": feed_server.base_url,
+                "poll_interval": "10m",
+                "feeds": list(feeds),
+            }
+        )
+    sources.append(
+        {
+            "id": "orf",
+            "name": "ORF",
+            "base_url": feed_server.base_url,
+            "feeds": [],
+            "crawl": {"listing_paths": ["/expert-speak"]},
+        }
+    )
+    return write_config(tmp_path / "feeds.yaml", sources)
+
+
+def expected_articles() -> dict[str, str]:
+    """url key → title of every relevant fixture item, duplicates collapsed."""
+    out: dict[str, str] = {}
+    for feeds in MIRROR.values():
+        for fixture in feeds.values():
+            for item in EXPECTED[fixture]:
+                if item["relevant"] and not item.get("duplicate_of"):
+                    out.setdefault(url_key(item["link"]), item["title"])
+    return out
+
+
+def test_poll_stores_exactly_the_india_japan_articles_once(mirror: Path, db_path: Path) -> None:
+    first = monitor("poll", "--json", config=mirror, db=db_path)
+    assert first.returncode == 0, first.stderr
+    report = {r["source"]: r for r in json.loads(first.stdout)}
+    assert report["orf"] == {"source": "orf", "skipped": "not collected"}
+    assert report["japantimes"]["duplicate"] >= 3  # items repeated across JT's two feeds
+
+    listed = monitor("articles", "--json", "--limit", "500", config=mirror, db=db_path)
+    assert listed.returncode == 0, listed.stderr
+    articles = json.loads(listed.stdout)
+    expected = expected_articles()
+    assert len(articles) == len(expected)
+    assert {url_key(a["url"]) for a in articles} == set(expected)
+    for a in articles:
+        assert a["published_at"].endswith("Z")
+        assert set(a) >= {"id", "source", "url", "title", "published_at", "sectors", "relevance"}
+        assert set(a["sectors"]) == set(a["matched"])
+        assert a["relevance"] > 0.5 and a["relevance_reason"]["text"]
+    assert [a["published_at"] for a in articles] == sorted(
+        (a["published_at"] for a in articles), reverse=True
+    )
+
+    again = monitor("poll", "--json", config=mirror, db=db_path)
+    totals = {r["source"]: r for r in json.loads(again.stdout)}
+    assert totals["japantimes"]["new"] == 0 and totals["ddnews"]["new"] == 0
+    assert totals["japantimes"]["not_modified"] == 2  # conditional GET answered with 304
+
+
+def test_articles_filters_and_table(mirror: Path, db_path: Path) -> None:
+    monitor("poll", config=mirror, db=db_path)
+    rail = json.loads(
+        monitor(
+            "articles", "--json", "--sector", "infrastructure_rail", config=mirror, db=db_path
+        ).stdout
+    )
+    assert rail and all("infrastructure_rail" in a["sectors"] for a in rail)
+    dd = json.loads(
+        monitor("articles", "--json", "--source", "ddnews", config=mirror, db=db_path).stdout
+    )
+    assert dd and {a["source"] for a in dd} == {"ddnews"}
+    found = json.loads(
+        monitor("articles", "--json", "--search", "shinkansen", config=mirror, db=db_path).stdout
+    )
+    assert found and all("shinkansen" in json.dumps(a).lower() or a["sectors"] for a in found)
+    table = monitor("articles", "--limit", "3", config=mirror, db=db_path)
+    assert table.returncode == 0 and "Articles (3)" in table.stdout
+    bad = monitor("articles", "--since", "yesterday-ish", config=mirror, db=db_path)
+    assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_status_reports_each_source(mirror: Path, db_path: Path, feed_server: FeedServer) -> None:
+    feed_server.serve("/en/feed/", "boom", status=500)
+    polled = monitor("poll", config=mirror, db=db_path)
+    assert polled.returncode == 1  # a feed failed
+    assert "HTTP 500" in polled.stdout
+    rows = {
+        r["source"]: r
+        for r in json.loads(monitor("status", "--json", config=mirror, db=db_path).stdout)
+    }
+    assert rows["japantimes"]["state"] == "ok" and rows["japantimes"]["articles"] > 0
+    assert rows["japantimes"]["articles_24h"] == rows["japantimes"]["articles"]
+    assert rows["ddnews"]["state"] == "failing"
+    assert rows["ddnews"]["consecutive_failures"] == 1
+    assert "HTTP 500" in rows["ddnews"]["last_error"]
+    assert rows["ddnews"]["articles"] > 0  # its other feed still worked
+    assert rows["orf"]["state"] == "not collected"
+    table = monitor("status", config=mirror, db=db_path)
+    assert table.returncode == 0 and "not collected" in table.stdout
+
+
+def test_config_error_exits_2_naming_file_line_key(tmp_path: Path, db_path: Path) -> None:
+    bad = tmp_path / "feeds.yaml"
+    text = (REPO / "feeds.yaml").read_text(encoding="utf-8")
+    bad.write_text(
+        text.replace("  allow_private_networks: false", "  allow_private_network: false")
+    )
+    result = monitor("poll", config=bad, db=db_path)
+    assert result.returncode == 2
+    assert (
+        f"{bad}:" in result.stderr and "fetch.allow_private_network: unknown key" in result.stderr
+    )
+    assert not db_path.exists()
+
+
+def test_check_config_on_shipped_file() -> None:
+    result = monitor("check-config", config=REPO / "feeds.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout and "not collected" in result.stdout and "refused" in result.stdout
+
+
+def test_unknown_source_is_a_usage_error(mirror: Path, db_path: Path) -> None:
+    result = monitor("poll", "--source", "nope", config=mirror, db=db_path)
+    assert result.returncode == 2 and "unknown source nope" in result.stderr
+
+
+def test_every_command_has_help() -> None:
+    for command in ("run", "poll", "articles", "status", "check-config"):
+        result = monitor(command, "--help")
+        assert result.returncode == 0 and "Usage:" in result.stdout, command
