@@ -24,9 +24,8 @@ from pydantic import (
 
 from monitor import __version__
 
-DEFAULT_USER_AGENT = (
-    f"IndiaJapanMonitor/{__version__} (+https://github.com/india-japan-monitor; news monitor bot)"
-)
+# Operators should add a contact (URL or e-mail) through fetch.user_agent.
+DEFAULT_USER_AGENT = f"india-japan-monitor/{__version__} (news monitor; polite RSS polling)"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}

@@ -119,17 +119,6 @@ class Refresher:
             *(self.refresh_feed(source, url, force=force) for url in source.feed_urls)
         )
         report = SourceReport(source.id, list(reports))
-        for r in reports:
-            if r.outcome == "error":
-                log.warning(
-                    "feed failed",
-                    extra={
-                        "source": source.id,
-                        "feed": r.url,
-                        "kind": r.error_kind,
-                        "error": r.error,
-                    },
-                )
         if any(r.outcome != "backoff" for r in reports):
             await asyncio.to_thread(self._record_source, source.id, report.error)
         return report
@@ -244,19 +233,22 @@ class Refresher:
                 error_kind=report.error_kind,
                 error=report.error,
             )
-        log.info(
-            "feed polled",
-            extra={
-                "source": source_id,
-                "feed": report.url,
-                "outcome": report.outcome,
-                "entries": report.entries,
-                "new": report.new,
-                "duplicate": report.duplicate,
-                "irrelevant": report.irrelevant,
-                "ms": int(seconds * 1000),
-            },
-        )
+        fields = {
+            "source": source_id,
+            "feed": report.url,
+            "outcome": report.outcome,
+            "entries": report.entries,
+            "new": report.new,
+            "duplicate": report.duplicate,
+            "irrelevant": report.irrelevant,
+            "ms": int(seconds * 1000),
+        }
+        if report.outcome == "error":
+            log.warning(
+                "feed failed", extra={**fields, "kind": report.error_kind, "error": report.error}
+            )
+        else:
+            log.info("feed polled", extra=fields)
 
 
 def backoff(interval: float, failures: int, retry_after: float | None) -> timedelta:

@@ -110,8 +110,12 @@ def test_second_poll_stores_nothing_new(tmp_path: Path, db: Database) -> None:
     pipeline = Pipeline(make_config(tmp_path), db)
     batch = [art(1, BILATERAL), art(3, "Monsoon reaches India")]
     assert len(pipeline.process("dd", batch, NOW).new) == 1
+    judged: list[str] = []
+    original = pipeline.judge
+    pipeline.judge = lambda a: judged.append(a.title) or original(a)  # type: ignore[method-assign]
     again = pipeline.process("dd", [art(1, BILATERAL), art(3, "Monsoon reaches India")], NOW)
     assert (len(again.new), again.duplicate, again.irrelevant) == (0, 1, 1)
+    assert judged == []  # the irrelevant key was remembered, not judged again
 
 
 def test_same_story_under_new_guid_or_new_url_is_stored_once(tmp_path: Path, db: Database) -> None:
