@@ -22,11 +22,13 @@ from sqlalchemy.exc import OperationalError
 
 from monitor import __version__
 from monitor.config import Config, ConfigError, LoadedConfig, load_config
-from monitor.daemon import collection_state, run_daemon
+from monitor.crawl import CrawlReport, CrawlRunner, run_async
+from monitor.daemon import collection_state, has_spider, run_daemon
 from monitor.fetch import Fetcher
 from monitor.logs import setup_logging
 from monitor.refresh import Refresher, SourceReport, fetch_settings
 from storage import articles as store
+from storage import crawls
 from storage import sources as state
 from storage.db import Database, resolve_db_url
 
@@ -164,7 +166,7 @@ def poll(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
     loaded = obj.load()
     selected = _select_sources(loaded.config, sources)
     db = obj.database()
-    reports, skipped = asyncio.run(_poll(loaded.config, db, selected))
+    reports, skipped = run_async(lambda: _poll(loaded.config, db, selected))
     if as_json:
         _print_json([r.to_json() for r in reports] + skipped)
     else:
@@ -178,6 +180,8 @@ async def _poll(
     skipped = []
     async with Fetcher(fetch_settings(config)) as fetcher:
         refresher = Refresher(config, db, fetcher)
+        if any(s.enrich and has_spider(s) for s in selected):
+            refresher.crawler = CrawlRunner(config, db, refresher.pipeline, now=refresher.now)
         await asyncio.to_thread(refresher.sync_sources)
         jobs = []
         for source in selected:
@@ -218,6 +222,71 @@ def _print_poll(reports: list[SourceReport], skipped: list[dict[str, Any]]) -> N
                 )
     for s in skipped:
         console.print(f"skipped {escape(s['source'])}: {escape(s['skipped'])}")
+
+
+@cli.command()
+@click.argument("spider")
+@click.option("--json", "as_json", is_flag=True, help="Print the crawl report as JSON.")
+@click.pass_obj
+def crawl(obj: Context, spider: str, as_json: bool) -> None:
+    """Run one source's spider now (its listing pages), store what it finds, then exit.
+
+    Exit 1 when the crawl detected a problem (nothing fetched, or the page layout changed).
+    """
+    loaded = obj.load()
+    [source] = _select_sources(loaded.config, (spider,))
+    if not has_spider(source):
+        raise click.BadParameter(
+            f"source {spider!r} has no spider (needs a crawl: section and a spider in spiders/)",
+            param_hint="SPIDER",
+        )
+    db = obj.database()
+
+    async def go() -> CrawlReport:
+        async with Fetcher(fetch_settings(loaded.config)) as fetcher:
+            refresher = Refresher(loaded.config, db, fetcher)
+            await asyncio.to_thread(refresher.sync_sources)
+            runner = CrawlRunner(loaded.config, db, refresher.pipeline, now=refresher.now)
+            return await runner.crawl(source)
+
+    report = run_async(go)
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        table = Table(title=f"Crawl {source.id}")
+        for col in (
+            "listing pages",
+            "article links",
+            "articles",
+            "new",
+            "updated",
+            "duplicate",
+            "irrelevant",
+            "errors",
+            "seconds",
+        ):
+            table.add_column(col, justify="right")
+        table.add_row(
+            *(
+                str(getattr(report, k))
+                for k in (
+                    "listing_pages",
+                    "article_links",
+                    "articles",
+                    "new",
+                    "updated",
+                    "duplicate",
+                    "irrelevant",
+                    "errors",
+                    "seconds",
+                )
+            )
+        )
+        console = _stdout()
+        console.print(table)
+        if report.problem:
+            console.print(f"[red]problem[/] {escape(report.problem)}")
+    sys.exit(1 if report.problem else 0)
 
 
 @cli.command()
@@ -289,18 +358,23 @@ def status(obj: Context, as_json: bool) -> None:
     now = datetime.now(UTC)
     with db.read() as conn:
         polled = state.source_status(conn)
+        latest_crawl = crawls.latest_crawls(conn)
         totals = store.count_by_source(conn)
         recent = store.count_by_source(conn, since=now - timedelta(hours=24))
     rows: list[dict[str, Any]] = []
     for source in loaded.config.sources:
         how = collection_state(source)
         st = polled.get(source.id)
+        last_crawl = latest_crawl.get(source.id)
+        never = (st is None or st.last_poll_at is None) and last_crawl is None
         if how in ("disabled", "not collected"):
             label = how
-        elif st is None or st.last_poll_at is None:
+        elif never:
             label = "never polled"
-        elif st.consecutive_failures:
+        elif st is not None and st.consecutive_failures:
             label = "failing"
+        elif last_crawl is not None and last_crawl["problem"]:
+            label = "extraction broken"
         else:
             label = "ok"
         rows.append(
@@ -314,6 +388,8 @@ def status(obj: Context, as_json: bool) -> None:
                 "last_error": st.last_error if st else None,
                 "last_error_at": _iso(st.last_error_at) if st else None,
                 "consecutive_failures": st.consecutive_failures if st else 0,
+                "last_crawl": _iso(last_crawl["started_at"]) if last_crawl else None,
+                "crawl_problem": last_crawl["problem"] if last_crawl else None,
                 "articles": totals.get(source.id, 0),
                 "articles_24h": recent.get(source.id, 0),
                 "feeds": [
@@ -333,10 +409,15 @@ def status(obj: Context, as_json: bool) -> None:
         _print_json(rows)
         return
     table = Table(title="Sources")
-    for col in ("source", "state", "last success", "failures", "articles", "24 h", "last error"):
+    for col in ("source", "state", "last success", "failures", "articles", "24 h", "last problem"):
         table.add_column(col, overflow="fold")
     for row in rows:
-        colour = {"ok": "green", "failing": "red", "not collected": "yellow"}.get(row["state"], "")
+        colour = {
+            "ok": "green",
+            "failing": "red",
+            "extraction broken": "red",
+            "not collected": "yellow",
+        }.get(row["state"], "")
         state_cell = f"[{colour}]{row['state']}[/]" if colour else row["state"]
         table.add_row(
             escape(row["source"]),
@@ -345,7 +426,7 @@ def status(obj: Context, as_json: bool) -> None:
             str(row["consecutive_failures"]),
             str(row["articles"]),
             str(row["articles_24h"]),
-            escape((row["last_error"] or "")[:200]),
+            escape((row["crawl_problem"] or row["last_error"] or "")[:200]),
         )
     _stdout().print(table)
 

@@ -53,6 +53,7 @@ def _duration(value: Any) -> Any:
 
 
 Seconds = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
+Seconds0 = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
 
 
 def _check_http_url(value: str) -> str:
@@ -95,7 +96,32 @@ class FetchConfig(_Strict):
 
 
 class CrawlConfig(_Strict):
+    """A source's spider: which listing pages it walks and how often."""
+
     listing_paths: list[str] = Field(min_length=1)
+    interval: Seconds = 1800.0
+    jitter: Seconds | None = None
+
+    @field_validator("listing_paths")
+    @classmethod
+    def _paths(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if not item.startswith("/"):
+                raise ValueError(f"listing path must start with '/': {item!r}")
+        return v
+
+    @property
+    def jitter_seconds(self) -> float:
+        return self.jitter if self.jitter is not None else self.interval / 10
+
+
+class CrawlSettings(_Strict):
+    """How every spider behaves: politeness and caps (robots.txt and AutoThrottle are always on)."""
+
+    download_delay: Seconds0 = 2.0
+    per_domain_concurrency: int = Field(default=2, ge=1, le=4)
+    max_page_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    timeout: Seconds = 900.0  # a crawl that takes longer is closed
 
 
 class SourceConfig(_Strict):
@@ -109,6 +135,7 @@ class SourceConfig(_Strict):
     feeds: list[str] = Field(default_factory=list)
     exclude_urls: list[str] = Field(default_factory=list)
     crawl: CrawlConfig | None = None
+    enrich: bool = False  # fetch the article page once for relevant feed entries with short text
 
     @field_validator("base_url")
     @classmethod
@@ -170,6 +197,7 @@ class SectorConfig(_Strict):
 
 class Config(_Strict):
     fetch: FetchConfig = FetchConfig()
+    crawl: CrawlSettings = CrawlSettings()
     sources: list[SourceConfig] = Field(min_length=1)
     relevance: RelevanceConfig
     sectors: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")], SectorConfig] = Field(

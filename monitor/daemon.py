@@ -23,10 +23,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config, SourceConfig
+from monitor.crawl import CrawlRunner, run_async
 from monitor.fetch import Fetcher
 from monitor.refresh import Refresher, fetch_settings, utcnow
 from spiders import SPIDERS
 from storage import articles as store
+from storage import crawls
 from storage import sources as state
 from storage.db import Database
 
@@ -38,15 +40,18 @@ SEEN_RETENTION = timedelta(days=90)
 FETCH_LOG_RETENTION = timedelta(days=30)
 
 
+def has_spider(source: SourceConfig) -> bool:
+    return source.crawl is not None and source.id in SPIDERS
+
+
 def collection_state(source: SourceConfig) -> str:
-    """'feeds', 'spider', 'not collected' (crawl-only source without a spider yet) or 'disabled'."""
+    """'feeds', 'spider', 'feeds+spider', 'not collected' or 'disabled'."""
     if not source.enabled:
         return "disabled"
-    if source.feeds:
-        return "feeds"
-    if source.id in SPIDERS:
-        return "spider"
-    return "not collected"
+    ways = [
+        name for name, on in (("feeds", bool(source.feeds)), ("spider", has_spider(source))) if on
+    ]
+    return "+".join(ways) if ways else "not collected"
 
 
 class Daemon:
@@ -71,12 +76,19 @@ class Daemon:
             loop.add_signal_handler(sig, self.request_stop)
         async with Fetcher(fetch_settings(self.config)) as fetcher:
             refresher = Refresher(self.config, self.db, fetcher, now=self.now)
+            if any(has_spider(s) and s.enabled for s in self.config.sources):
+                refresher.crawler = CrawlRunner(
+                    self.config, self.db, refresher.pipeline, now=self.now
+                )
             await asyncio.to_thread(refresher.sync_sources)
             scheduler = self._schedule(refresher)
             scheduler.start()
             log.info("daemon started", extra={"jobs": len(scheduler.get_jobs()), "db": self.db.url})
             await self.stopping.wait()
             scheduler.pause()
+            if refresher.crawler is not None:
+                # Crawls close with finish_reason=shutdown; what they scraped is still stored.
+                await asyncio.wait_for(refresher.crawler.stop(), SHUTDOWN_GRACE)
             await self._drain()
             scheduler.shutdown(wait=False)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -95,23 +107,37 @@ class Daemon:
         scheduled = 0
         for source in self.config.sources:
             how = collection_state(source)
-            if how != "feeds":
-                if how == "not collected":
-                    log.warning(
-                        "source not collected: it has no feeds and its spider is not available yet",
-                        extra={"source": source.id},
-                    )
-                continue
-            scheduler.add_job(
-                self._guarded,
-                IntervalTrigger(seconds=source.poll_interval, jitter=source.jitter_seconds),
-                args=[refresher, source],
-                id=f"poll:{source.id}",
-                name=f"poll {source.id}",
-                next_run_time=start + timedelta(seconds=STAGGER * scheduled),
-                misfire_grace_time=int(source.poll_interval),
-            )
-            scheduled += 1
+            if how == "not collected":
+                log.warning(
+                    "source not collected: it has no feeds and no spider",
+                    extra={"source": source.id},
+                )
+            if "feeds" in how:
+                scheduler.add_job(
+                    self._guarded,
+                    IntervalTrigger(seconds=source.poll_interval, jitter=source.jitter_seconds),
+                    args=[refresher, source],
+                    kwargs={"kind": "poll"},
+                    id=f"poll:{source.id}",
+                    name=f"poll {source.id}",
+                    next_run_time=start + timedelta(seconds=STAGGER * scheduled),
+                    misfire_grace_time=int(source.poll_interval),
+                )
+                scheduled += 1
+            if "spider" in how and source.crawl is not None:
+                scheduler.add_job(
+                    self._guarded,
+                    IntervalTrigger(
+                        seconds=source.crawl.interval, jitter=source.crawl.jitter_seconds
+                    ),
+                    args=[refresher, source],
+                    kwargs={"kind": "crawl"},
+                    id=f"crawl:{source.id}",
+                    name=f"crawl {source.id}",
+                    next_run_time=start + timedelta(seconds=STAGGER * scheduled),
+                    misfire_grace_time=int(source.crawl.interval),
+                )
+                scheduled += 1
         scheduler.add_job(
             self._maintain,
             IntervalTrigger(hours=24, jitter=600),
@@ -121,19 +147,22 @@ class Daemon:
         )
         return scheduler
 
-    async def _guarded(self, refresher: Refresher, source: SourceConfig) -> None:
-        """One poll, tracked so shutdown can wait for it; an exception is logged, never fatal."""
+    async def _guarded(self, refresher: Refresher, source: SourceConfig, kind: str) -> None:
+        """One poll or crawl, tracked so shutdown can wait for it; an exception is only logged."""
         if self.stopping.is_set():
             return
         task = asyncio.current_task()
         assert task is not None
         self._inflight.add(task)
         try:
-            await refresher.refresh_source(source)
+            if kind == "crawl" and refresher.crawler is not None:
+                await refresher.crawler.crawl(source)
+            else:
+                await refresher.refresh_source(source)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("poll crashed", extra={"source": source.id})
+            log.exception(f"{kind} crashed", extra={"source": source.id})
         finally:
             self._inflight.discard(task)
 
@@ -156,6 +185,7 @@ class Daemon:
         with self.db.write() as conn:
             seen = store.prune_seen(conn, now - SEEN_RETENTION)
             logs = state.prune_fetch_log(conn, now - FETCH_LOG_RETENTION)
+            logs += crawls.prune_crawl_runs(conn, now - FETCH_LOG_RETENTION)
         log.info("maintenance", extra={"seen_pruned": seen, "fetch_log_pruned": logs})
 
 
@@ -169,4 +199,4 @@ def _log_job_event(event: JobExecutionEvent) -> None:
 
 
 def run_daemon(config: Config, db: Database) -> int:
-    return asyncio.run(Daemon(config, db).run())
+    return run_async(Daemon(config, db).run)

@@ -30,12 +30,7 @@ class Outcome:
     new: list[tuple[int, Article]] = field(default_factory=list)
     duplicate: int = 0
     irrelevant: int = 0
-
-    def add(self, other: Outcome) -> None:
-        self.entries += other.entries
-        self.new.extend(other.new)
-        self.duplicate += other.duplicate
-        self.irrelevant += other.irrelevant
+    updated: int = 0  # stored articles that received a fuller text (also counted as duplicate)
 
 
 class Pipeline:
@@ -90,15 +85,19 @@ class Pipeline:
             else:
                 keyed[key] = article
         with self.db.read() as conn:
-            duplicate, known_irrelevant = store.known_keys(
-                conn, source_id, list(keyed), self.rules_hash
-            )
+            known = store.known_keys(conn, source_id, list(keyed), self.rules_hash)
         relevant: dict[str, Article] = {}
         irrelevant: list[str] = []
+        fuller: list[tuple[int, Article]] = []
         for key, article in keyed.items():
-            if key in duplicate:
+            if key in known.stored:
                 outcome.duplicate += 1
-            elif key in known_irrelevant:
+                row_id, stored_length = known.stored[key]
+                if _is_fuller(article.text, stored_length) and self.judge(article):
+                    fuller.append((row_id, article))
+            elif key in known.duplicate:
+                outcome.duplicate += 1
+            elif key in known.irrelevant and (known.irrelevant[key] or not article.text):
                 outcome.irrelevant += 1
             elif self.judge(article):
                 relevant[key] = article
@@ -112,5 +111,21 @@ class Pipeline:
             duplicates = [k for k, a in relevant.items() if id(a) not in new_ids]
             outcome.duplicate += len(duplicates)
             store.remember(conn, source_id, duplicates, "duplicate", None, now)
-            store.remember(conn, source_id, irrelevant, "irrelevant", self.rules_hash, now)
+            store.remember(
+                conn,
+                source_id,
+                irrelevant,
+                "irrelevant",
+                self.rules_hash,
+                now,
+                full_text=[k for k in irrelevant if keyed[k].text],
+            )
+            for row_id, article in fuller:
+                store.update_text(conn, row_id, article, now)
+            outcome.updated = len(fuller)
         return outcome
+
+
+def _is_fuller(text: str, stored_length: int) -> bool:
+    """Worth replacing the stored text: clearly longer (not a one-word edit of the same text)."""
+    return len(text) > stored_length * 1.1 + 40

@@ -14,10 +14,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monitor.article import Article
 from monitor.config import Config, SourceConfig
+from monitor.crawl import CrawlRunner
 from monitor.fetch import Fetcher, FetchError, FetchResult, FetchSettings
 from monitor.parse import FeedParseError, parse_feed
 from monitor.pipeline import Outcome, Pipeline
+from spiders import SPIDERS
 from storage import sources as state
 from storage.db import Database
 
@@ -42,13 +45,14 @@ class FeedReport:
     error: str | None = None
     error_kind: str | None = None
     warning: str | None = None
+    new_articles: list[tuple[int, Article]] = field(default_factory=list, repr=False)
 
 
 @dataclass
 class SourceReport:
     source: str
     feeds: list[FeedReport] = field(default_factory=list)
-    new_ids: list[int] = field(default_factory=list)
+    enriched: int = 0  # new articles whose page gave a fuller text
 
     def total(self, name: str) -> int:
         return sum(int(getattr(f, name)) for f in self.feeds)
@@ -72,8 +76,11 @@ class SourceReport:
             "duplicate": self.total("duplicate"),
             "irrelevant": self.total("irrelevant"),
             "errors": self.count("error"),
+            "enriched": self.enriched,
             "error": self.error,
-            "feeds": [asdict(f) for f in self.feeds],
+            "feeds": [
+                {k: v for k, v in asdict(f).items() if k != "new_articles"} for f in self.feeds
+            ],
         }
 
 
@@ -108,6 +115,8 @@ class Refresher:
         self.fetcher = fetcher
         self.pipeline = Pipeline(config, db)
         self.now = now
+        # Set when spiders are available: used to enrich feed entries that have only a description.
+        self.crawler: CrawlRunner | None = None
 
     def sync_sources(self) -> None:
         with self.db.write() as conn:
@@ -119,6 +128,11 @@ class Refresher:
             *(self.refresh_feed(source, url, force=force) for url in source.feed_urls)
         )
         report = SourceReport(source.id, list(reports))
+        if source.enrich and self.crawler is not None and source.id in SPIDERS:
+            short = [a.url for f in reports for _, a in f.new_articles if not a.text]
+            if short:
+                enriched = await self.crawler.crawl(source, article_urls=short)
+                report.enriched = enriched.updated
         if any(r.outcome != "backoff" for r in reports):
             await asyncio.to_thread(self._record_source, source.id, report.error)
         return report
@@ -182,6 +196,7 @@ class Refresher:
             irrelevant=outcome.irrelevant,
             http_status=result.status,
             warning=parsed.warning,
+            new_articles=outcome.new,
         )
 
     def _record_success(self, url: str, result: FetchResult, now: datetime) -> None:

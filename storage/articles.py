@@ -6,7 +6,7 @@ Reads/writes: the article, article_tag, seen_item and article_fts tables.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,29 +20,67 @@ from storage.models import article_table, article_tag_table, seen_table
 _BATCH = 400  # rows per INSERT: well under SQLite's bound-parameter limit
 
 
-def known_keys(
-    conn: Connection, source_id: str, keys: Sequence[str], rules_hash: str
-) -> tuple[set[str], set[str]]:
-    """Split keys into (duplicates: stored or the same story as a stored one, known irrelevant)."""
-    duplicate: set[str] = set()
-    irrelevant: set[str] = set()
+@dataclass
+class Known:
+    """What storage already knows about a batch's keys."""
+
+    stored: dict[str, tuple[int, int]] = field(default_factory=dict)  # key → (id, text length)
+    duplicate: set[str] = field(default_factory=set)  # same story as a stored one, other key
+    irrelevant: dict[str, bool] = field(default_factory=dict)  # key → judged on full text
+
+
+def known_keys(conn: Connection, source_id: str, keys: Sequence[str], rules_hash: str) -> Known:
+    """Look up a batch of URL keys in one or two queries per 400 keys."""
+    known = Known()
     seen = seen_table
+    a = article_table
     for start in range(0, len(keys), _BATCH):
         chunk = list(keys[start : start + _BATCH])
-        duplicate.update(
-            conn.execute(
-                select(article_table.c.url_hash).where(article_table.c.url_hash.in_(chunk))
-            ).scalars()
-        )
-        for key, verdict in conn.execute(
-            select(seen.c.key, seen.c.verdict).where(
+        for key, row_id, length in conn.execute(
+            select(a.c.url_hash, a.c.id, func.length(a.c.text)).where(a.c.url_hash.in_(chunk))
+        ):
+            known.stored[key] = (row_id, length or 0)
+        for key, verdict, full in conn.execute(
+            select(seen.c.key, seen.c.verdict, seen.c.full_text).where(
                 seen.c.source_id == source_id,
                 seen.c.key.in_(chunk),
                 or_(seen.c.verdict == "duplicate", seen.c.rules_hash == rules_hash),
             )
         ):
-            (duplicate if verdict == "duplicate" else irrelevant).add(key)
-    return duplicate, irrelevant
+            if verdict == "duplicate":
+                known.duplicate.add(key)
+            else:
+                known.irrelevant[key] = bool(full)
+    return known
+
+
+def known_with_full_text(conn: Connection, source_id: str, key: str, rules_hash: str) -> bool:
+    """True when a page need not be fetched: stored with full text, or judged on its full text."""
+    known = known_keys(conn, source_id, [key], rules_hash)
+    if key in known.stored:
+        return known.stored[key][1] > 0
+    return key in known.duplicate or known.irrelevant.get(key, False)
+
+
+def update_text(conn: Connection, article_id: int, article: Article, now: datetime) -> None:
+    """A fuller version of a stored article: new text, re-tagged; it stays the same article."""
+    a = article_table
+    values: dict[str, Any] = {"text": article.text, "updated_at": now}
+    if article.relevance_reason.get("rule") in ("bilateral", "near"):
+        values.update(relevance=article.relevance, relevance_reason=article.relevance_reason)
+    if article.author:
+        values["author"] = article.author
+    conn.execute(a.update().where(a.c.id == article_id).values(**values))
+    if article.sectors:
+        t = article_tag_table
+        conn.execute(delete(t).where(t.c.article_id == article_id))
+        conn.execute(
+            t.insert(),
+            [
+                {"article_id": article_id, "sector": sector, "terms": terms}
+                for sector, terms in article.sectors.items()
+            ],
+        )
 
 
 def insert_articles(
@@ -102,14 +140,17 @@ def remember(
     verdict: str,
     rules_hash: str | None,
     now: datetime,
+    full_text: Iterable[str] = (),
 ) -> None:
     """Record keys judged irrelevant (under rules_hash) or duplicate, or refresh when seen again."""
+    full = set(full_text)
     rows = [
         {
             "source_id": source_id,
             "key": key,
             "verdict": verdict,
             "rules_hash": rules_hash,
+            "full_text": key in full,
             "first_seen_at": now,
             "last_seen_at": now,
         }
@@ -122,6 +163,7 @@ def remember(
             set_={
                 "verdict": stmt.excluded.verdict,
                 "rules_hash": stmt.excluded.rules_hash,
+                "full_text": stmt.excluded.full_text,
                 "last_seen_at": stmt.excluded.last_seen_at,
             },
         )

@@ -131,6 +131,7 @@ def _tables() -> list[Table]:
         models.article_tag_table,
         models.seen_table,
         models.fetch_log_table,
+        models.crawl_run_table,
     ]
 
 

@@ -143,6 +143,7 @@ class SeenItem(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)
     verdict: str
     rules_hash: str | None = None
+    full_text: bool = False  # judged on the article's full text, not only a feed description
     first_seen_at: datetime = _ts(nullable=False)
     last_seen_at: datetime = _ts(nullable=False, index=True)
 
@@ -166,6 +167,25 @@ class FetchLog(SQLModel, table=True):
     error: str | None = None
 
 
+class CrawlRun(SQLModel, table=True):
+    """One spider run: what it walked and extracted, and any layout problem it detected."""
+
+    __tablename__ = "crawl_run"
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: str = Field(index=True)
+    started_at: datetime = _ts(nullable=False, index=True)
+    duration_ms: int = 0
+    listing_pages: int = 0
+    article_links: int = 0
+    articles: int = 0
+    new: int = 0
+    updated: int = 0
+    responses: int = 0
+    errors: int = 0
+    finish_reason: str | None = None
+    problem: str | None = None
+
+
 def _table(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined,no-any-return]
 
@@ -178,3 +198,4 @@ article_table = _table(ArticleRow)
 article_tag_table = _table(ArticleTagRow)
 seen_table = _table(SeenItem)
 fetch_log_table = _table(FetchLog)
+crawl_run_table = _table(CrawlRun)

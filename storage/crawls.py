@@ -1,0 +1,30 @@
+"""Crawl runs: one row per spider run, and the latest state of each source's spider.
+
+Reads/writes: the crawl_run table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select
+
+from storage.models import crawl_run_table
+
+
+def record_crawl(conn: Connection, **values: Any) -> None:
+    conn.execute(crawl_run_table.insert().values(**values))
+
+
+def latest_crawls(conn: Connection) -> dict[str, dict[str, Any]]:
+    """The newest crawl_run row of every source."""
+    t = crawl_run_table
+    newest = select(t.c.source_id, func.max(t.c.id).label("id")).group_by(t.c.source_id).subquery()
+    rows = conn.execute(select(t).join(newest, t.c.id == newest.c.id)).mappings()
+    return {row["source_id"]: dict(row) for row in rows}
+
+
+def prune_crawl_runs(conn: Connection, before: datetime) -> int:
+    t = crawl_run_table
+    return int(conn.execute(delete(t).where(t.c.started_at < before)).rowcount)
