@@ -81,11 +81,11 @@ def scrapy_settings(config: Config, *, download_delay: float | None = None) -> d
         "USER_AGENT": fetch.user_agent,
         "ROBOTSTXT_OBEY": True,
         "AUTOTHROTTLE_ENABLED": True,
-        "AUTOTHROTTLE_START_DELAY": max(delay, 0.5),
+        "AUTOTHROTTLE_START_DELAY": delay,
         "AUTOTHROTTLE_MAX_DELAY": 60.0,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
         "DOWNLOAD_DELAY": delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_DELAY_JITTER": 0.5,
         "CONCURRENT_REQUESTS": 8,
         "CONCURRENT_REQUESTS_PER_DOMAIN": config.crawl.per_domain_concurrency,
         "CONCURRENT_ITEMS": 8,  # the default of 100 costs ~1 ms of task churn per response

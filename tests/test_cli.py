@@ -78,7 +78,7 @@ def test_poll_stores_exactly_the_india_japan_articles_once(mirror: Path, db_path
     first = monitor("poll", "--json", config=mirror, db=db_path)
     assert first.returncode == 0, first.stderr
     report = {r["source"]: r for r in json.loads(first.stdout)}
-    assert report["orf"] == {"source": "orf", "skipped": "not collected"}
+    assert report["orf"] == {"source": "orf", "skipped": "spider"}  # collected by `crawl`
     assert report["japantimes"]["duplicate"] >= 3  # items repeated across JT's two feeds
 
     listed = monitor("articles", "--json", "--limit", "500", config=mirror, db=db_path)
@@ -139,9 +139,10 @@ def test_status_reports_each_source(mirror: Path, db_path: Path, feed_server: Fe
     assert rows["ddnews"]["consecutive_failures"] == 1
     assert "HTTP 500" in rows["ddnews"]["last_error"]
     assert rows["ddnews"]["articles"] > 0  # its other feed still worked
-    assert rows["orf"]["state"] == "not collected"
+    assert rows["orf"]["state"] == "never polled"  # its spider has not run yet
+    assert rows["orf"]["collected_by"] == "spider"
     table = monitor("status", config=mirror, db=db_path)
-    assert table.returncode == 0 and "not collected" in table.stdout
+    assert table.returncode == 0 and "failing" in table.stdout
 
 
 def test_config_error_exits_2_naming_file_line_key(tmp_path: Path, db_path: Path) -> None:
@@ -161,7 +162,8 @@ def test_config_error_exits_2_naming_file_line_key(tmp_path: Path, db_path: Path
 def test_check_config_on_shipped_file() -> None:
     result = monitor("check-config", config=REPO / "feeds.yaml")
     assert result.returncode == 0, result.stderr
-    assert "OK" in result.stdout and "not collected" in result.stdout and "refused" in result.stdout
+    assert "OK" in result.stdout and "refused" in result.stdout
+    assert "feeds+spider" in result.stdout  # JT and DD: both; ORF: spider only
 
 
 def test_unknown_source_is_a_usage_error(mirror: Path, db_path: Path) -> None:

@@ -84,3 +84,31 @@ def test_sigterm_lets_an_in_flight_poll_finish(
     assert count(db_path, "SELECT count(*) FROM article") > 0  # the poll completed and stored
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_daemon_runs_feeds_and_spiders_side_by_side(
+    tmp_path: Path, feed_server: FeedServer, db_path: Path
+) -> None:
+    from tests.test_crawl import mirror_outlet, outlet_source
+
+    mirror_outlet(feed_server, "orf")
+    feed_server.serve_file("/feed/", FEEDS / "japantimes_feed.xml")
+    sources = [
+        {"id": "japantimes", "name": "JT", "base_url": feed_server.base_url, "feeds": ["/feed/"]},
+        outlet_source(feed_server, "orf"),
+    ]
+    cfg = write_config(tmp_path / "feeds.yaml", sources, crawl={"download_delay": 0})
+    proc = start(cfg, db_path)
+    try:
+        wait_until(
+            lambda: (
+                count(db_path, "SELECT count(DISTINCT source_id) FROM article") == 2
+                and count(db_path, "SELECT count(*) FROM crawl_run") >= 1
+            )
+        )
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "crawl finished" in err and "feed polled" in err

@@ -1,0 +1,63 @@
+"""DD News spider: WordPress category listings (/page/N/) → /en/<slug>/ posts.
+
+Reads: ddnews.gov.in English listing and article pages (sources.md §2.4). Writes: Article items;
+dates from JSON-LD / article:published_time, else the "DD/MM/YY | HH:MM" display date (IST).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from scrapy.http import Response
+
+from spiders.base import OutletSpider
+
+_ARTICLE_PATH = re.compile(r"^/en/(?P<slug>[^/]+)/?$")
+# One-segment WordPress paths under /en/ that are not posts.
+_NOT_POSTS = frozenset({"category", "tag", "page", "feed", "author", "search", "comments", "amp"})
+_PAGED = re.compile(r"/page/\d+/?$")
+
+
+class DDNewsSpider(OutletSpider):
+    name = "ddnews"
+    listing_link_selectors = ("article.post h2.entry-title a", "article.post .entry-title a")
+    title_selectors = ("h1.entry-title", "article.post h1")
+    body_selectors = (".entry-content",)
+    drop_selectors = (
+        ".sharedaddy",
+        ".share-buttons",
+        ".social-share",
+        ".jp-relatedposts",
+        ".related-posts",
+        ".post-tags",
+        ".tags-links",
+        "figure",
+    )
+    author_selectors = (".entry-meta .author a", ".entry-meta .author", ".byline .author")
+    date_selectors = (
+        ".entry-meta time.entry-date",
+        "p.colorPrimary",
+        ".entry-meta .posted-on",
+        ".post-date",
+    )
+    section_selectors = (".cat-links a", ".entry-category a")
+    default_tz = "Asia/Kolkata"
+    trailing_slash = True
+
+    @classmethod
+    def is_article_url(cls, url: str) -> bool:
+        m = _ARTICLE_PATH.match(urlsplit(url).path)
+        if not m:
+            return False
+        slug = m.group("slug").lower()
+        return slug not in _NOT_POSTS and not slug.startswith("wp-") and "." not in slug
+
+    def next_page_url(self, response: Response, page_no: int) -> str | None:
+        linked = self._pagination_link(response)
+        if linked:
+            return linked
+        # WordPress archives page as <archive>/page/N/ even when the theme hides the links.
+        parts = urlsplit(response.url)
+        path = _PAGED.sub("", parts.path).rstrip("/")
+        return parts._replace(path=f"{path}/page/{page_no + 1}/", query="", fragment="").geturl()

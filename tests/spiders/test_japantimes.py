@@ -1,0 +1,280 @@
+"""The Japan Times spider on synthetic listing/article fixtures (tests/data/pages/japantimes/)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from monitor.article import Article
+from spiders import SPIDERS
+from spiders.japantimes import JapanTimesSpider
+from tests.spiders import (
+    BASE,
+    NOW,
+    FeedServer,
+    crawl,
+    expected,
+    page,
+    response,
+    serve_pages,
+    source,
+    urls,
+)
+
+OUTLET = "japantimes"
+LISTING = BASE + "/tag/india/"
+P1_ARTICLES = [
+    BASE + "/news/2026/11/22/asia-pacific/mahsr-shinkansen-e10-trial-run-gujarat/",
+    BASE + "/commentary/2026/11/21/world/india-japan-rare-earths-quad-supply/",
+    BASE + "/news/2026/11/20/business/tech/india-japan-semiconductor-fab-dholera/",
+    BASE + "/news/2026/11/19/japan/society/akita-bear-sightings-record/",
+]
+P2_ARTICLES = [
+    BASE + "/news/2026/11/12/asia-pacific/politics/india-japan-two-plus-two-new-delhi/",
+    BASE + "/commentary/2026/11/10/world/india-japan-summit-expectations/",
+]
+
+
+def spider(**kwargs: Any) -> JapanTimesSpider:
+    return JapanTimesSpider(source=source(OUTLET, listing_paths=["/tag/india/"]), now=NOW, **kwargs)
+
+
+def listing(s: JapanTimesSpider, name: str, url: str = LISTING, page_no: int = 1) -> list[Any]:
+    return list(s.parse_listing(response(url, page(OUTLET, name), page_no=page_no)))
+
+
+def test_registered_under_source_id() -> None:
+    assert SPIDERS["japantimes"] is JapanTimesSpider
+    s = spider()
+    assert s.name == "japantimes"
+    assert set(s.allowed_domains) == {"127.0.0.1"}
+
+
+def test_allowed_domains_cover_bare_and_www_host() -> None:
+    s = JapanTimesSpider(source=source(OUTLET, base_url="https://www.japantimes.co.jp"), now=NOW)
+    assert set(s.allowed_domains) == {"japantimes.co.jp", "www.japantimes.co.jp"}
+
+
+def test_start_requests_every_listing_path() -> None:
+    s = JapanTimesSpider(source=source(OUTLET), now=NOW)
+
+    async def collect() -> list[str]:
+        return [r.url async for r in s.start()]
+
+    assert asyncio.run(collect()) == [
+        BASE + "/news/asia-pacific/",
+        BASE + "/tag/india/",
+        BASE + "/commentary/world/",
+    ]
+
+
+def test_listing_yields_exactly_the_article_links() -> None:
+    s = spider()
+    requests = listing(s, "listing_tag_india_p1.html")
+    # query strings / fragments dropped, duplicates (image link, most-read) folded, the
+    # partner card on another host, tag/author/section links and the nav ignored
+    assert urls(requests) == P1_ARTICLES
+    assert all(r.callback == s.parse_article for r in requests)
+    assert s.health.listing_pages == 1
+    assert s.health.article_links == 4
+
+
+def test_pagination_only_when_max_pages_allows() -> None:
+    s = spider(max_pages=2)
+    requests = listing(s, "listing_tag_india_p1.html")
+    assert urls(requests) == [*P1_ARTICLES, BASE + "/tag/india/page/2/"]
+    nxt = requests[-1]
+    assert nxt.callback == s.parse_listing
+    assert nxt.meta["page_no"] == 2
+    # page 2 links to page 3, but max_pages=2 stops there
+    requests = listing(s, "listing_tag_india_p2.html", BASE + "/tag/india/page/2/", page_no=2)
+    assert urls(requests) == P2_ARTICLES
+    assert s.health.listing_pages == 2
+
+
+def test_skip_url_is_respected() -> None:
+    known = set(P1_ARTICLES[1:3])
+    seen: list[str] = []
+
+    def skip(url: str) -> bool:
+        seen.append(url)
+        return url in known
+
+    s = spider(skip_url=skip)
+    assert urls(listing(s, "listing_tag_india_p1.html")) == [P1_ARTICLES[0], P1_ARTICLES[3]]
+    assert seen == P1_ARTICLES  # asked once per distinct canonical link
+    assert s.health.skipped == 2
+    assert s.health.article_links == 4
+    assert s.layout_problem() is None
+
+
+def test_never_follows_paywall_endpoints() -> None:
+    s = spider(max_pages=5)
+    html = page(OUTLET, "listing_tag_india_p1.html").replace(
+        '<link rel="next" href="/tag/india/page/2/">',
+        '<link rel="next" href="/ajax/getArticleContent/?data=eyJ4IjoxfQ">',
+    )
+    requests = list(s.parse_listing(response(LISTING, html, page_no=1)))
+    assert not any("/ajax/" in u for u in urls(requests))
+    assert urls(requests) == P1_ARTICLES
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://www.japantimes.co.jp/news/2026/11/20/business/tech/slug/", True),
+        ("https://www.japantimes.co.jp/news/2026/11/20/japan/slug", True),
+        ("https://www.japantimes.co.jp/commentary/2026/11/21/world/slug/", True),
+        ("https://www.japantimes.co.jp/news/asia-pacific/", False),
+        ("https://www.japantimes.co.jp/tag/india/", False),
+        ("https://www.japantimes.co.jp/author/int-shashi_tharoor", False),
+        ("https://www.japantimes.co.jp/news/2026/11/20/", False),
+        ("https://www.japantimes.co.jp/archive/2026/11/20/", False),
+        ("https://www.japantimes.co.jp/ajax/getArticleContent/", False),
+    ],
+)
+def test_article_url_pattern(url: str, ok: bool) -> None:
+    assert JapanTimesSpider.is_article_url(url) is ok
+
+
+def _article(name: str, path: str, s: JapanTimesSpider | None = None) -> Article:
+    s = s or spider()
+    items = list(s.parse_article(response(BASE + path, page(OUTLET, name))))
+    assert len(items) == 1
+    item = items[0]
+    assert isinstance(item, Article)
+    return item
+
+
+@pytest.mark.parametrize("name", list(expected(OUTLET)["pages"]))
+def test_article_callback_matches_expected(name: str) -> None:
+    exp = expected(OUTLET)["pages"][name]
+    a = _article(name, exp["path"])
+    assert a.source_id == "japantimes"
+    # the pages' canonical links name the real host; on the mirror only the fetched URL is trusted
+    assert a.url == BASE + exp["path"]
+    assert a.original_url == BASE + exp["path"]
+    assert a.title == exp["title"]
+    assert a.published_at == datetime.fromisoformat(exp["published_at"])
+    assert a.published_at.tzinfo is UTC
+    assert a.published_from_source is True
+    assert a.first_seen_at == NOW
+    assert a.author == exp["author"]
+    assert a.categories == [exp["section"], *exp["keywords"]]
+    assert a.text.startswith(exp["text_start"])
+    assert a.summary.startswith(exp["description_start"])
+    assert a.guid == exp["site_id"]
+    assert a.language == "en"
+
+
+def test_jsonld_offset_and_jst_default() -> None:
+    with_offset = _article(
+        "article_semiconductors.html",
+        "/news/2026/11/20/business/tech/india-japan-semiconductor-fab-dholera/",
+    )
+    assert with_offset.published_at == datetime(2026, 11, 20, 8, 42, tzinfo=UTC)  # 17:42+09:00
+    naive = _article(
+        "article_bears.html", "/news/2026/11/19/japan/society/akita-bear-sightings-record/"
+    )
+    assert naive.published_at == datetime(2026, 11, 19, 2, 5, tzinfo=UTC)  # 11:05 JST
+
+
+def test_paywalled_page_keeps_only_the_open_preview() -> None:
+    a = _article(
+        "article_paywalled.html",
+        "/commentary/2026/11/21/world/india-japan-rare-earths-quad-supply/",
+    )
+    assert a.text.endswith("plants in Jiangxi and Inner Mongolia.")
+    assert "Subscribe" not in a.text
+    assert "SHOULD NOT BE STORED" not in a.text  # JSON-LD body of a not-free article
+    assert len(a.text.split()) < 100
+
+
+def test_date_falls_back_to_the_url() -> None:
+    path = "/news/2026/11/22/asia-pacific/mahsr-shinkansen-e10-trial-run-gujarat/"
+    html = page(OUTLET, "article_mahsr.html").replace(
+        '<div class="publish-date">Nov 22, 2026</div>', ""
+    )
+    s = spider()
+    (a,) = list(s.parse_article(response(BASE + path, html)))
+    assert a.published_at == datetime(2026, 11, 21, 15, 0, tzinfo=UTC)  # Nov 22 00:00 JST
+    assert a.published_from_source is True
+    assert s.health.incomplete == []
+
+
+def test_canonical_trusted_only_on_the_same_site() -> None:
+    real = source(OUTLET, base_url="https://www.japantimes.co.jp")
+    s = JapanTimesSpider(source=real, now=NOW)
+    path = "/news/2026/11/20/business/tech/india-japan-semiconductor-fab-dholera/"
+    fetched = "https://japantimes.co.jp" + path + "?utm_source=rss&page=2"
+    (a,) = list(s.parse_article(response(fetched, page(OUTLET, "article_semiconductors.html"))))
+    assert a.url == "https://www.japantimes.co.jp" + path
+    assert a.original_url == fetched
+
+    forged = page(OUTLET, "article_semiconductors.html").replace(
+        'rel="canonical" href="https://www.japantimes.co.jp/',
+        'rel="canonical" href="https://evil.example/',
+    )
+    (b,) = list(s.parse_article(response(fetched, forged)))
+    assert b.url == "https://japantimes.co.jp" + path + "?page=2"
+
+
+def test_layout_problem_on_changed_listing() -> None:
+    s = spider()
+    assert listing(s, "listing_changed.html") == []
+    assert s.health.listing_pages == 1
+    assert s.health.article_links == 0
+    problem = s.layout_problem()
+    assert problem is not None
+    assert "no article links" in problem
+    assert "\n" not in problem
+
+
+def test_no_layout_problem_on_a_good_crawl() -> None:
+    s = spider()
+    listing(s, "listing_tag_india_p1.html")
+    _article(
+        "article_semiconductors.html",
+        "/news/2026/11/20/business/tech/india-japan-semiconductor-fab-dholera/",
+        s,
+    )
+    assert s.health.articles == 1
+    assert s.layout_problem() is None
+
+
+def test_real_crawl_over_loopback(feed_server: FeedServer) -> None:
+    exp = expected(OUTLET)["pages"]
+    serve_pages(
+        feed_server,
+        OUTLET,
+        {
+            "/tag/india/": "listing_tag_india_p1.html",
+            "/tag/india/page/2/": "listing_tag_india_p2.html",
+            **{e["path"]: name for name, e in exp.items()},
+        },
+    )
+    src = source(OUTLET, base_url=feed_server.base_url, listing_paths=["/tag/india/"])
+    result = crawl(src, max_pages=2)
+    assert sorted(result["items"]) == sorted(feed_server.base_url + e["path"] for e in exp.values())
+    health = result["health"]
+    assert health["listing_pages"] == 2
+    assert health["article_links"] == 6
+    assert health["article_failures"] == 2  # the two page-2 articles have no fixture: 404
+    assert result["problem"] is None
+    assert not any("/ajax/" in path for path, _ in feed_server.requests)
+    assert feed_server.hits("/tag/india/page/3/") == 0
+
+
+def test_redirect_away_from_an_article_is_not_stored() -> None:
+    s = spider()
+    html = page(OUTLET, "article_semiconductors.html").replace(
+        'rel="canonical" href="https://www.japantimes.co.jp/news/2026/11/20/business/tech/'
+        'india-japan-semiconductor-fab-dholera/"',
+        'rel="canonical" href="/"',
+    )
+    assert list(s.parse_article(response(BASE + "/", html))) == []
+    assert s.health.article_pages == 1
+    assert s.layout_problem() is not None

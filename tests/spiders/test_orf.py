@@ -1,0 +1,208 @@
+"""ORF spider on synthetic listing/article fixtures (tests/data/pages/orf/)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from monitor.article import Article
+from spiders import SPIDERS
+from spiders.orf import ORFSpider
+from tests.spiders import (
+    BASE,
+    NOW,
+    FeedServer,
+    crawl,
+    expected,
+    page,
+    response,
+    serve_pages,
+    source,
+    urls,
+)
+
+OUTLET = "orf"
+LISTING = BASE + "/expert-speak"
+P1_ARTICLES = [
+    BASE + "/expert-speak/quad-critical-minerals-india-japan-rare-earth-processing",
+    BASE + "/research/india-japan-defence-industrial-cooperation-unicorn-masts",
+    BASE + "/expert-speak/eu-cbam-and-indian-steel-exporters",
+    BASE + "/expert-speak/bangladesh-japan-matarbari-port-and-india-s-northeast",
+]
+P2_ARTICLES = [
+    BASE + "/expert-speak/japan-s-official-security-assistance-and-the-indian-ocean",
+    BASE + "/expert-speak/g20-debt-framework-two-years-on",
+]
+
+
+def spider(**kwargs: Any) -> ORFSpider:
+    return ORFSpider(source=source(OUTLET, listing_paths=["/expert-speak"]), now=NOW, **kwargs)
+
+
+def listing(s: ORFSpider, name: str, url: str = LISTING, page_no: int = 1) -> list[Any]:
+    return list(s.parse_listing(response(url, page(OUTLET, name), page_no=page_no)))
+
+
+def test_registered_under_source_id() -> None:
+    assert SPIDERS["orf"] is ORFSpider
+
+
+def test_wrong_source_is_refused() -> None:
+    with pytest.raises(ValueError, match="orf"):
+        ORFSpider(source=source("ddnews"), now=NOW)
+    with pytest.raises(ValueError, match="aware"):
+        ORFSpider(source=source(OUTLET), now=datetime(2026, 11, 23))
+
+
+def test_listing_yields_exactly_the_article_links() -> None:
+    s = spider()
+    # the research link loses its trailing slash; Hindi, off-site, topic/author/PDF links and
+    # the sidebar dropped; "bangladesh" is not "bangla"
+    assert urls(listing(s, "listing_expert_speak_p1.html")) == P1_ARTICLES
+
+
+def test_pagination_uses_page_query() -> None:
+    s = spider(max_pages=2)
+    requests = listing(s, "listing_expert_speak_p1.html")
+    assert urls(requests) == [*P1_ARTICLES, LISTING + "?page=2"]
+    assert requests[-1].meta["page_no"] == 2
+    page2 = listing(s, "listing_expert_speak_p2.html", LISTING + "?page=2", page_no=2)
+    assert urls(page2) == P2_ARTICLES
+
+    s3 = spider(max_pages=3)
+    page2 = listing(s3, "listing_expert_speak_p2.html", LISTING + "?page=2", page_no=2)
+    assert urls(page2)[-1] == LISTING + "?page=3"
+
+
+def test_pagination_without_links_counts_up() -> None:
+    s = spider(max_pages=2)
+    html = page(OUTLET, "listing_expert_speak_p1.html")
+    html = html[: html.index('<ul class="pagination">')] + "</div></div></div></body></html>"
+    requests = list(s.parse_listing(response(LISTING, html, page_no=1)))
+    assert urls(requests)[-1] == LISTING + "?page=2"
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://www.orfonline.org/expert-speak/xi-s-legacy-in-the-new-era", True),
+        ("https://www.orfonline.org/research/strategy-and-culture-india-s-continued", True),
+        ("https://www.orfonline.org/expert-speak/bangladesh-japan-matarbari", True),
+        ("https://www.orfonline.org/expert-speak", False),
+        ("https://www.orfonline.org/expert-speak-category/young-voices", False),
+        ("https://www.orfonline.org/hindi/expert-speak/bharat-japan", False),
+        ("https://www.orfonline.org/expert-speak/marathi-bharat-japan", False),
+        ("https://www.orfonline.org/expert-speak/bangla-bharat-japan", False),
+        ("https://www.orfonline.org/research/issue-brief-2026.pdf", False),
+        ("https://www.orfonline.org/expert-speak/video/quad-dialogue", False),
+        ("https://www.orfonline.org/tags/japan", False),
+    ],
+)
+def test_article_url_pattern(url: str, ok: bool) -> None:
+    assert ORFSpider.is_article_url(url) is ok
+
+
+def _article(path: str, html: str, s: ORFSpider | None = None) -> Article:
+    s = s or spider()
+    items = list(s.parse_article(response(BASE + path, html)))
+    assert len(items) == 1
+    assert isinstance(items[0], Article)
+    return items[0]
+
+
+@pytest.mark.parametrize("name", list(expected(OUTLET)["pages"]))
+def test_article_callback_matches_expected(name: str) -> None:
+    exp = expected(OUTLET)["pages"][name]
+    a = _article(exp["path"], page(OUTLET, name))
+    assert a.source_id == "orf"
+    assert a.url == BASE + exp["path"]
+    assert a.title == exp["title"]
+    assert a.published_at == datetime.fromisoformat(exp["published_at"])
+    assert a.author == exp["author"]
+    assert a.categories == [exp["section"], *exp["keywords"]]
+    assert a.text.startswith(exp["text_start"])
+    assert a.guid is None
+
+
+def test_header_date_is_ist_midnight() -> None:
+    a = _article(
+        "/expert-speak/quad-critical-minerals-india-japan-rare-earth-processing",
+        page(OUTLET, "article_rare_earths.html"),
+    )
+    assert a.published_at == datetime(2026, 11, 19, 18, 30, tzinfo=UTC)  # Nov 20 00:00 IST
+    assert a.published_from_source is True
+    assert a.author == "Kavya Iyer, Takeshi Hara"
+
+
+def test_drop_selectors_remove_page_chrome() -> None:
+    a = _article(
+        "/expert-speak/quad-critical-minerals-india-japan-rare-earth-processing",
+        page(OUTLET, "article_rare_earths.html"),
+    )
+    for chrome in ("Tweet", "Telegram", "Critical minerals", "Next:"):
+        assert chrome not in a.text
+    b = _article(
+        "/expert-speak/eu-cbam-and-indian-steel-exporters", page(OUTLET, "article_cbam.html")
+    )
+    for chrome in ("Facebook", "Comments", "first to comment", "Climate\n"):
+        assert chrome not in b.text
+    c = _article(
+        "/research/india-japan-defence-industrial-cooperation-unicorn-masts",
+        page(OUTLET, "article_defence.html"),
+    )
+    assert "Download PDF" not in c.text
+    assert "Share" not in c.text
+
+
+def test_mostly_undated_articles_are_a_layout_problem() -> None:
+    s = spider()
+    for name, exp in expected(OUTLET)["pages"].items():
+        html = page(OUTLET, name)
+        if name != "article_defence.html":  # keep one page dated by its JSON-LD
+            html = html.replace("Published on", "").replace("Nov 20, 2026", "")
+            html = html.replace("Nov 17, 2026", "")
+        _article(exp["path"], html, s)
+    assert len(s.health.incomplete) == 2
+    assert s.health.articles == 3
+    problem = s.layout_problem()
+    assert problem is not None
+    assert "2 of 3" in problem
+
+
+def test_layout_problem_on_changed_listing() -> None:
+    s = spider()
+    assert listing(s, "listing_changed.html") == []
+    assert s.layout_problem() is not None
+
+
+def test_real_crawl_over_loopback(feed_server: FeedServer) -> None:
+    exp = expected(OUTLET)["pages"]
+    serve_pages(
+        feed_server,
+        OUTLET,
+        {
+            "/expert-speak": "listing_expert_speak_p1.html",
+            **{e["path"]: name for name, e in exp.items()},
+        },
+    )
+    src = source(OUTLET, base_url=feed_server.base_url, listing_paths=["/expert-speak", "/tags/x"])
+    result = crawl(src)
+    assert sorted(result["items"]) == sorted(feed_server.base_url + e["path"] for e in exp.values())
+    health = result["health"]
+    assert health["listing_failures"] == 1  # /tags/x is a 404
+    assert health["article_failures"] == 1  # the Bangladesh piece has no fixture
+    assert result["problem"] is None
+
+
+def test_hostile_hrefs_do_not_stop_the_listing() -> None:
+    s = spider(max_pages=3)
+    html = (
+        '<a href="http://[::1/expert-speak/x"><h3>x</h3></a>'
+        "<a href=\"javascript:go('/expert-speak/y')\"><h3>y</h3></a>"
+        '<a href="/expert-speak/ok"><h3>ok</h3></a>'
+        '<a rel="next" href="http://[bad">next</a>'
+    )
+    requests = list(s.parse_listing(response(LISTING, html, page_no=1)))
+    assert urls(requests) == [BASE + "/expert-speak/ok", LISTING + "?page=2"]
