@@ -40,6 +40,7 @@ pytest: dev
 
 bench: install
 	$(BIN)/python bench/poll_bench.py
+	$(BIN)/python bench/crawl_bench.py
 
 format: dev
 	$(BIN)/ruff format .

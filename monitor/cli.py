@@ -67,6 +67,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
+def _every(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 60)}m" if seconds >= 60 else f"{int(seconds)}s"
+
+
 def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -440,18 +446,25 @@ def check_config(obj: Context) -> None:
     console = _stdout()
     console.print(f"[green]OK[/] {escape(str(loaded.path))}")
     table = Table(title="Sources")
-    for col in ("id", "name", "collected by", "every", "feeds", "listing pages"):
+    for col in (
+        "id",
+        "name",
+        "collected by",
+        "feeds",
+        "poll every",
+        "listing pages",
+        "crawl every",
+    ):
         table.add_column(col)
     for s in cfg.sources:
         table.add_row(
             s.id,
             escape(s.name),
             collection_state(s),
-            f"{int(s.poll_interval // 60)}m"
-            if s.poll_interval >= 60
-            else f"{int(s.poll_interval)}s",
             str(len(s.feeds)),
+            _every(s.poll_interval) if s.feeds else "—",
             str(len(s.crawl.listing_paths) if s.crawl else 0),
+            _every(s.crawl.interval) if s.crawl else "—",
         )
     console.print(table)
     rel = cfg.relevance

@@ -119,7 +119,7 @@ class CrawlSettings(_Strict):
     """How every spider behaves: politeness and caps (robots.txt and AutoThrottle are always on)."""
 
     download_delay: Seconds0 = 2.0
-    per_domain_concurrency: int = Field(default=2, ge=1, le=4)
+    per_domain_concurrency: int = Field(default=2, ge=1, le=2)
     max_page_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     timeout: Seconds = 900.0  # a crawl that takes longer is closed
 
