@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +21,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.loopback import mirror  # noqa: E402
 from monitor.config import load_config  # noqa: E402
 from monitor.crawl import CrawlRunner, run_async  # noqa: E402
 from monitor.pipeline import Pipeline  # noqa: E402
@@ -53,25 +52,8 @@ app = web.Application()
 app.router.add_get("/robots.txt", robots)
 app.router.add_get("/expert-speak", listing)
 app.router.add_get("/expert-speak/{slug}", article)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), print=None, access_log=None)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[-1]), print=None, access_log=None)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(port: int) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("bench server did not start")
 
 
 def rss_mib() -> float:
@@ -126,10 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="monitor-crawl-bench-"))
     template = REPO / "tests/data/pages/orf/article_rare_earths.html"
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(template), str(port)])
-    try:
-        wait_for(port)
+    with mirror(SERVER, str(template)) as port:
         shipped = yaml.safe_load((REPO / "feeds.yaml").read_text(encoding="utf-8"))
         config = {
             "fetch": {"allow_private_networks": True},
@@ -148,9 +127,6 @@ def main() -> None:
         path = work / "feeds.yaml"
         path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         run_async(lambda: crawl_many(path, f"sqlite:///{work / 'bench.db'}", args.crawls))
-    finally:
-        server.terminate()
-        server.wait()
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ import argparse
 import asyncio
 import random
 import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +24,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.loopback import mirror  # noqa: E402
 from monitor.config import load_config  # noqa: E402
 from monitor.fetch import Fetcher  # noqa: E402
 from monitor.refresh import Refresher, fetch_settings  # noqa: E402
@@ -86,25 +85,8 @@ async def feed(request):
     return web.FileResponse(f"{root}/{request.match_info['name']}")
 app = web.Application()
 app.router.add_get("/{name}", feed)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), print=None, access_log=None)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[-1]), print=None, access_log=None)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(port: int) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("bench server did not start")
 
 
 async def poll_all(config_path: Path, db_url: str) -> int:
@@ -136,10 +118,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
     for n in range(args.feeds):
         (work / f"feed{n}.xml").write_bytes(make_feed(n, args.items, rng, now))
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(work), str(port)])
-    try:
-        wait_for(port)
+    with mirror(SERVER, str(work)) as port:
         shipped = yaml.safe_load((REPO / "feeds.yaml").read_text(encoding="utf-8"))
         per_source = -(-args.feeds // args.sources)
         sources = [
@@ -169,9 +148,6 @@ def main() -> None:
         new = asyncio.run(poll_all(config_path, f"sqlite:///{db_file}"))
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_SELF)
-    finally:
-        server.terminate()
-        server.wait()
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     items = args.feeds * args.items
     print(f"feeds            {args.feeds} x {args.items} items = {items} items")
