@@ -24,11 +24,14 @@ from monitor import __version__
 from monitor.config import Config, ConfigError, LoadedConfig, load_config
 from monitor.crawl import CrawlReport, CrawlRunner, run_async
 from monitor.daemon import collection_state, has_spider, run_daemon
+from monitor.dispatch import Dispatcher
 from monitor.fetch import Fetcher
 from monitor.logs import setup_logging
+from monitor.notify import redact, render_test, send
 from monitor.refresh import Refresher, SourceReport, fetch_settings
+from monitor.rules import Rule, RuleSet, RuleSyntaxError, parse_query
 from storage import articles as store
-from storage import crawls
+from storage import crawls, deliveries
 from storage import sources as state
 from storage.db import Database, resolve_db_url
 
@@ -197,6 +200,20 @@ async def _poll(
             else:
                 skipped.append({"source": source.id, "skipped": how})
         reports = list(await asyncio.gather(*jobs))
+        if config.subscribers:
+            # Alerts for what this poll stored go out now, as the daemon would send them.
+            dispatcher = Dispatcher(config, db, now=refresher.now, alerts=refresher.pipeline.alerts)
+            report = await dispatcher.run_once()
+            skipped.append(
+                {
+                    "alerts": {
+                        "sent": report.sent,
+                        "messages": report.messages,
+                        "retrying": report.retrying,
+                        "failed": report.failed,
+                    }
+                }
+            )
     return reports, skipped
 
 
@@ -227,7 +244,14 @@ def _print_poll(reports: list[SourceReport], skipped: list[dict[str, Any]]) -> N
                     f"[yellow]warning[/] {escape(r.source)} {escape(f.url)}: {escape(f.warning)}"
                 )
     for s in skipped:
-        console.print(f"skipped {escape(s['source'])}: {escape(s['skipped'])}")
+        if "alerts" in s:
+            a = s["alerts"]
+            console.print(
+                f"alerts: {a['messages']} messages sent, "
+                f"{a['retrying']} retrying, {a['failed']} failed"
+            )
+        else:
+            console.print(f"skipped {escape(s['source'])}: {escape(s['skipped'])}")
 
 
 @cli.command()
@@ -433,6 +457,151 @@ def status(obj: Context, as_json: bool) -> None:
             str(row["articles"]),
             str(row["articles_24h"]),
             escape((row["crawl_problem"] or row["last_error"] or "")[:200]),
+        )
+    _stdout().print(table)
+
+
+@cli.group()
+def alerts() -> None:
+    """Alert deliveries: send a test message, read the delivery log."""
+
+
+@alerts.command("test")
+@click.argument("subscriber")
+@click.pass_obj
+def alerts_test(obj: Context, subscriber: str) -> None:
+    """Send a test message to every destination of SUBSCRIBER now (exit 1 if any failed)."""
+    loaded = obj.load()
+    try:
+        sub = loaded.config.subscriber(subscriber)
+    except KeyError:
+        names = ", ".join(s.name for s in loaded.config.subscribers) or "none configured"
+        raise click.BadParameter(f"unknown subscriber {subscriber!r} ({names})") from None
+    dispatcher = Dispatcher(loaded.config, Database("sqlite://"), now=lambda: datetime.now(UTC))
+    env = dispatcher.environment()
+    failed = 0
+    for index, url in enumerate(sub.urls):
+        result = send(url, render_test(sub.name, f"test-{sub.name}-{index}"), env)
+        status = "[green]sent[/]" if result.ok else f"[red]failed[/] {escape(result.error or '')}"
+        _stdout().print(f"{escape(redact(url))}: {status}")
+        failed += not result.ok
+    sys.exit(1 if failed else 0)
+
+
+@alerts.command("log")
+@click.option("--subscriber", metavar="NAME", help="Only this subscriber.")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "sending", "sent", "failed", "suppressed"]),
+    help="Only deliveries in this state.",
+)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def alerts_log(
+    obj: Context, subscriber: str | None, status: str | None, limit: int, as_json: bool
+) -> None:
+    """Deliveries, newest first, with attempts and the last error (secrets never shown)."""
+    obj.load()
+    db = obj.database()
+    with db.read() as conn:
+        rows = deliveries.delivery_log(conn, subscriber=subscriber, state=status, limit=limit)
+    out = [
+        {
+            "id": r["id"],
+            "subscriber": r["subscriber"],
+            "channel": r["channel"],
+            "article_id": r["article_id"],
+            "title": r["title"],
+            "mode": r["mode"],
+            "status": r["state"],
+            "reason": r["reason"],
+            "rules": r["rules"],
+            "why": r["why"],
+            "attempts": r["attempts"],
+            "last_error": r["last_error"],
+            "created_at": _iso(r["created_at"]),
+            "due_at": _iso(r["due_at"]),
+            "sent_at": _iso(r["sent_at"]),
+            "message_id": r["message_id"],
+        }
+        for r in rows
+    ]
+    if as_json:
+        _print_json(out)
+        return
+    table = Table(title=f"Deliveries ({len(out)})")
+    for col in (
+        "id",
+        "subscriber",
+        "channel",
+        "status",
+        "attempts",
+        "title",
+        "last error / reason",
+    ):
+        table.add_column(col, overflow="fold")
+    for r in out:
+        table.add_row(
+            str(r["id"]),
+            escape(r["subscriber"]),
+            escape(r["channel"]),
+            r["status"],
+            str(r["attempts"]),
+            escape(r["title"]),
+            escape(r["last_error"] or r["reason"] or ""),
+        )
+    _stdout().print(table)
+
+
+@cli.group()
+def rules() -> None:
+    """Keyword rules: try a rule on stored articles before subscribing to it."""
+
+
+@rules.command("try")
+@click.argument("query")
+@click.option("--since", metavar="DATE", help="Only articles published since: 2026-11-01, 7d.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def rules_try(obj: Context, query: str, since: str | None, limit: int, as_json: bool) -> None:
+    """Show which stored articles QUERY would have matched, and why."""
+    obj.load()
+    try:
+        parsed = parse_query(query)
+    except RuleSyntaxError as exc:
+        raise click.BadParameter(f"{exc} in {query!r}", param_hint="QUERY") from None
+    since_at = parse_since(since, datetime.now(UTC)) if since else None
+    db = obj.database()
+    ruleset = RuleSet([Rule(key="try", query=parsed)])
+    hits = []
+    with db.read() as conn:
+        for stored in store.iter_articles(conn, since=since_at):
+            for match in ruleset.match(stored):
+                hits.append((stored, match.terms))
+            if len(hits) >= limit:
+                break
+    if as_json:
+        _print_json(
+            [
+                {
+                    "source": a.source_id,
+                    "url": a.url,
+                    "title": a.title,
+                    "published_at": _iso(a.published_at),
+                    "terms": terms,
+                }
+                for a, terms in hits
+            ]
+        )
+        return
+    table = Table(title=f"{len(hits)} stored articles match {escape(str(parsed))}")
+    for col in ("published (UTC)", "source", "title", "matched"):
+        table.add_column(col, overflow="fold")
+    for a, terms in hits:
+        table.add_row(
+            _when(a.published_at), escape(a.source_id), escape(a.title), escape(", ".join(terms))
         )
     _stdout().print(table)
 

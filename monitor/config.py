@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -195,9 +196,91 @@ class SectorConfig(_Strict):
         return [_check_term(t) for t in v]
 
 
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _check_clock(value: str) -> str:
+    if not _CLOCK.match(value):
+        raise ValueError(f"expected a local time like 08:00, got {value!r}")
+    return value
+
+
+class RuleConfig(_Strict):
+    """One keyword rule of a subscriber: a query plus optional filters."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=60)
+    query: str | None = None
+    sectors: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    min_relevance: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class SubscriberConfig(_Strict):
+    """Someone who receives alerts: Apprise URLs (secrets as ${VAR}), timing and rules."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=60)
+    urls: list[str] = Field(min_length=1)
+    timezone: str = "UTC"
+    mode: Literal["immediate", "digest"] = "immediate"
+    digest: Literal["hourly", "daily"] = "daily"
+    digest_at: str = "08:00"
+    quiet_hours: str | None = None  # "22:00-07:00" in the subscriber's time zone
+    rules: list[RuleConfig] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {v!r} (use e.g. Asia/Kolkata, Asia/Tokyo)"
+            ) from None
+        return v
+
+    @field_validator("digest_at")
+    @classmethod
+    def _digest_at(cls, v: str) -> str:
+        return _check_clock(v)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        start, sep, end = v.partition("-")
+        if not sep:
+            raise ValueError(f"expected quiet hours like 22:00-07:00, got {v!r}")
+        _check_clock(start.strip())
+        _check_clock(end.strip())
+        return v
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if "://" not in url:
+                raise ValueError(f"not an Apprise URL (scheme://...): {url[:20]!r}...")
+        return v
+
+
+class AlertSettings(_Strict):
+    """Delivery policy shared by all subscribers."""
+
+    operator: list[str] = Field(default_factory=list)  # Apprise URLs told about failures
+    credentials_file: str | None = None  # KEY=VALUE lines for ${VAR} placeholders
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    retry_delay: Seconds = 60.0  # first retry; doubles each attempt
+    max_age: Seconds = 48 * 3600.0  # older articles never alert immediately
+    fold_threshold: int = Field(default=5, ge=1)  # more matches than this in a cycle: one message
+    dispatch_interval: Seconds = 30.0
+
+
 class Config(_Strict):
     fetch: FetchConfig = FetchConfig()
     crawl: CrawlSettings = CrawlSettings()
+    alerts: AlertSettings = AlertSettings()
+    subscribers: list[SubscriberConfig] = Field(default_factory=list)
     sources: list[SourceConfig] = Field(min_length=1)
     relevance: RelevanceConfig
     sectors: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")], SectorConfig] = Field(
@@ -211,7 +294,45 @@ class Config(_Strict):
             if src.id in seen:
                 raise _PathError(("sources", i, "id"), f"duplicate source id {src.id!r}")
             seen.add(src.id)
+        names: set[str] = set()
+        for i, sub in enumerate(self.subscribers):
+            if sub.name in names:
+                raise _PathError(("subscribers", i, "name"), f"duplicate subscriber {sub.name!r}")
+            names.add(sub.name)
+            rule_names: set[str] = set()
+            for j, rule in enumerate(sub.rules):
+                where = ("subscribers", i, "rules", j)
+                if rule.name in rule_names:
+                    raise _PathError((*where, "name"), f"duplicate rule name {rule.name!r}")
+                rule_names.add(rule.name)
+                self._check_rule(sub.name, rule, where, seen)
         return self
+
+    def _check_rule(
+        self, subscriber: str, rule: RuleConfig, where: tuple[str | int, ...], sources: set[str]
+    ) -> None:
+        from monitor.rules import RuleSyntaxError, parse_query
+
+        if rule.query is not None:
+            try:
+                parse_query(rule.query)
+            except RuleSyntaxError as exc:
+                raise _PathError(
+                    (*where, "query"),
+                    f"subscriber {subscriber!r}, rule {rule.name!r}: {exc} in {rule.query!r}",
+                ) from None
+        for k, sector in enumerate(rule.sectors):
+            if sector not in self.sectors:
+                raise _PathError((*where, "sectors", k), f"unknown sector {sector!r}")
+        for k, source in enumerate(rule.sources):
+            if source not in sources:
+                raise _PathError((*where, "sources", k), f"unknown source {source!r}")
+
+    def subscriber(self, name: str) -> SubscriberConfig:
+        for sub in self.subscribers:
+            if sub.name == name:
+                return sub
+        raise KeyError(name)
 
     def source(self, source_id: str) -> SourceConfig:
         for src in self.sources:

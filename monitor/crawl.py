@@ -287,9 +287,13 @@ class CrawlRunner:
             kwargs["article_urls"] = article_urls
         else:
             kwargs["skip_url"] = skip
+        with self.db.read() as conn:
+            baseline = article_urls is None and not crawls.has_crawled(conn, source.id)
         await self.runner.crawl(crawler, **kwargs)
         outcome: Outcome = await asyncio.to_thread(
-            self.pipeline.process, source.id, items, started, ingest_mode
+            functools.partial(
+                self.pipeline.process, source.id, items, started, ingest_mode, baseline=baseline
+            )
         )
         spider = crawler.spider
         health = getattr(spider, "health", None)

@@ -24,6 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config, SourceConfig
 from monitor.crawl import CrawlRunner, run_async
+from monitor.dispatch import Dispatcher
 from monitor.fetch import Fetcher
 from monitor.refresh import Refresher, fetch_settings, utcnow
 from spiders import SPIDERS
@@ -81,6 +82,10 @@ class Daemon:
                     self.config, self.db, refresher.pipeline, now=self.now
                 )
             await asyncio.to_thread(refresher.sync_sources)
+            self.dispatcher = Dispatcher(
+                self.config, self.db, now=self.now, alerts=refresher.pipeline.alerts
+            )
+            await asyncio.to_thread(self.dispatcher.recover)
             scheduler = self._schedule(refresher)
             scheduler.start()
             log.info("daemon started", extra={"jobs": len(scheduler.get_jobs()), "db": self.db.url})
@@ -90,6 +95,7 @@ class Daemon:
                 # Crawls close with finish_reason=shutdown; what they scraped is still stored.
                 await asyncio.wait_for(refresher.crawler.stop(), SHUTDOWN_GRACE)
             await self._drain()
+            await self.dispatcher.wait_idle()  # a send in flight is recorded, not abandoned
             scheduler.shutdown(wait=False)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
@@ -138,6 +144,14 @@ class Daemon:
                     misfire_grace_time=int(source.crawl.interval),
                 )
                 scheduled += 1
+        if self.config.subscribers:
+            scheduler.add_job(
+                self._dispatch,
+                IntervalTrigger(seconds=self.config.alerts.dispatch_interval),
+                id="dispatch",
+                next_run_time=start,
+                misfire_grace_time=int(self.config.alerts.dispatch_interval),
+            )
         scheduler.add_job(
             self._maintain,
             IntervalTrigger(hours=24, jitter=600),
@@ -156,15 +170,34 @@ class Daemon:
         self._inflight.add(task)
         try:
             if kind == "crawl" and refresher.crawler is not None:
-                await refresher.crawler.crawl(source)
+                new = (await refresher.crawler.crawl(source)).new
             else:
-                await refresher.refresh_source(source)
+                new = (await refresher.refresh_source(source)).total("new")
+            if new and self.config.subscribers:
+                await self._dispatch()  # new articles alert now, not at the next dispatch tick
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception(f"{kind} crashed", extra={"source": source.id})
         finally:
             self._inflight.discard(task)
+
+    async def _dispatch(self) -> None:
+        try:
+            report = await self.dispatcher.run_once()
+        except Exception:
+            log.exception("dispatch crashed")
+            return
+        if report.messages or report.errors:
+            log.info(
+                "alerts dispatched",
+                extra={
+                    "sent": report.sent,
+                    "messages": report.messages,
+                    "retrying": report.retrying,
+                    "failed": report.failed,
+                },
+            )
 
     async def _drain(self) -> None:
         pending = {t for t in self._inflight if not t.done()}

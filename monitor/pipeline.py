@@ -1,4 +1,4 @@
-"""The shared path every parsed article takes: relevance → dedup → tag → store.
+"""The shared path every parsed article takes: relevance → dedup → tag → store → alert.
 
 Reads: Articles from feeds (and later spiders) plus the compiled rules from feeds.yaml.
 Writes: new articles and tags, and the keys of entries not worth storing. Nothing here knows
@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.alert import Alerts
 from monitor.article import Article
 from monitor.canonical import url_hash
 from monitor.config import Config
@@ -31,13 +32,15 @@ class Outcome:
     duplicate: int = 0
     irrelevant: int = 0
     updated: int = 0  # stored articles that received a fuller text (also counted as duplicate)
+    planned: int = 0  # deliveries written to the alert outbox
 
 
 class Pipeline:
     """Compiled once from the config; process() is called per batch of articles."""
 
-    def __init__(self, config: Config, db: Database) -> None:
+    def __init__(self, config: Config, db: Database, alerts: Alerts | None = None) -> None:
         self.db = db
+        self.alerts = alerts if alerts is not None else Alerts(config)
         relevance = config.relevance
         groups: dict[str, list[str]] = {
             INDIA: relevance.india,
@@ -70,7 +73,13 @@ class Pipeline:
         return verdict.relevant
 
     def process(
-        self, source_id: str, articles: list[Article], now: datetime, ingest_mode: str = "live"
+        self,
+        source_id: str,
+        articles: list[Article],
+        now: datetime,
+        ingest_mode: str = "live",
+        *,
+        baseline: bool = False,
     ) -> Outcome:
         """Store the new India–Japan articles of one batch; report what happened to each entry."""
         outcome = Outcome(entries=len(articles))
@@ -106,6 +115,10 @@ class Pipeline:
         outcome.irrelevant += len(irrelevant)
         with self.db.write() as conn:
             outcome.new = store.insert_articles(conn, list(relevant.values()), ingest_mode)
+            # → alert: the outbox rows commit together with the articles, or not at all.
+            outcome.planned = self.alerts.plan(
+                conn, outcome.new, now, baseline=baseline, ingest_mode=ingest_mode
+            )
             new_ids = {id(article) for _, article in outcome.new}
             # Same story under another key (guid or fingerprint): remember, never re-judge.
             duplicates = [k for k, a in relevant.items() if id(a) not in new_ids]

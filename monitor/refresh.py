@@ -124,10 +124,18 @@ class Refresher:
 
     async def refresh_source(self, source: SourceConfig, *, force: bool = False) -> SourceReport:
         """Fetch every feed of a source concurrently; a failing feed never stops the others."""
+        with self.db.read() as conn:
+            baseline = state.baseline_pending(conn, source.id)
         reports = await asyncio.gather(
-            *(self.refresh_feed(source, url, force=force) for url in source.feed_urls)
+            *(
+                self.refresh_feed(source, url, force=force, baseline=baseline)
+                for url in source.feed_urls
+            )
         )
         report = SourceReport(source.id, list(reports))
+        if baseline and any(r.outcome in ("ok", "not_modified") for r in reports):
+            # The first collection only records what exists; alerts start from the next one.
+            await asyncio.to_thread(self._finish_baseline, source.id)
         if source.enrich and self.crawler is not None and source.id in SPIDERS:
             short = [a.url for f in reports for _, a in f.new_articles if not a.text]
             if short:
@@ -137,11 +145,17 @@ class Refresher:
             await asyncio.to_thread(self._record_source, source.id, report.error)
         return report
 
+    def _finish_baseline(self, source_id: str) -> None:
+        with self.db.write() as conn:
+            state.finish_baseline(conn, source_id, self.now())
+
     def _record_source(self, source_id: str, error: str | None) -> None:
         with self.db.write() as conn:
             state.record_source_poll(conn, source_id, now=self.now(), error=error)
 
-    async def refresh_feed(self, source: SourceConfig, url: str, *, force: bool) -> FeedReport:
+    async def refresh_feed(
+        self, source: SourceConfig, url: str, *, force: bool, baseline: bool = False
+    ) -> FeedReport:
         """fetch → parse → pipeline (relevance → dedup → tag → store) for one feed URL."""
         started = self.now()
         clock = time.monotonic()
@@ -156,7 +170,9 @@ class Refresher:
             if result.not_modified:
                 report = FeedReport(url, "not_modified", http_status=result.status)
             else:
-                report = await asyncio.to_thread(self._ingest, source, url, result, started)
+                report = await asyncio.to_thread(
+                    self._ingest, source, url, result, started, baseline
+                )
             await asyncio.to_thread(self._record_success, url, result, started)
         except FetchError as exc:
             report = FeedReport(
@@ -174,7 +190,7 @@ class Refresher:
         return report
 
     def _ingest(
-        self, source: SourceConfig, url: str, result: FetchResult, now: datetime
+        self, source: SourceConfig, url: str, result: FetchResult, now: datetime, baseline: bool
     ) -> FeedReport:
         parsed = parse_feed(
             result.body,
@@ -184,7 +200,7 @@ class Refresher:
             content_type=result.content_type,
             language=source.language,
         )
-        outcome: Outcome = self.pipeline.process(source.id, parsed.articles, now)
+        outcome: Outcome = self.pipeline.process(source.id, parsed.articles, now, baseline=baseline)
         if parsed.warning:
             log.info("malformed feed recovered", extra={"feed": url, "detail": parsed.warning})
         return FeedReport(

@@ -5,7 +5,7 @@ Reads/writes: the article, article_tag, seen_item and article_fts tables.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -288,3 +288,32 @@ def prune_seen(conn: Connection, before: datetime) -> int:
     """Forget keys not seen since `before`; one that reappears is simply judged again."""
     seen = seen_table
     return int(conn.execute(delete(seen).where(seen.c.last_seen_at < before)).rowcount)
+
+
+def iter_articles(conn: Connection, since: datetime | None = None) -> Iterator[Article]:
+    """Stored articles as pipeline Articles (newest first), e.g. to replay rules on history."""
+    a = article_table
+    query = select(a).order_by(a.c.published_at.desc(), a.c.id.desc())
+    if since is not None:
+        query = query.where(a.c.published_at >= since)
+    for chunk in conn.execute(query).mappings().partitions(500):
+        tags = _tags_for(conn, [r["id"] for r in chunk])
+        for r in chunk:
+            yield Article(
+                source_id=r["source_id"],
+                url=r["url"],
+                original_url=r["original_url"],
+                guid=r["guid"],
+                title=r["title"],
+                summary=r["summary"],
+                text=r["text"],
+                author=r["author"],
+                published_at=r["published_at"],
+                first_seen_at=r["first_seen_at"],
+                categories=list(r["categories"]),
+                language=r["language"],
+                fingerprint=r["fingerprint"] or "",
+                relevance=r["relevance"],
+                relevance_reason=r["relevance_reason"],
+                sectors=tags.get(r["id"], {}),
+            )

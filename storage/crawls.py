@@ -28,3 +28,10 @@ def latest_crawls(conn: Connection) -> dict[str, dict[str, Any]]:
 def prune_crawl_runs(conn: Connection, before: datetime) -> int:
     t = crawl_run_table
     return int(conn.execute(delete(t).where(t.c.started_at < before)).rowcount)
+
+
+def has_crawled(conn: Connection, source_id: str) -> bool:
+    """Whether a crawl of this source ever fetched pages: its first one is an alert baseline."""
+    t = crawl_run_table
+    query = select(t.c.id).where(t.c.source_id == source_id, t.c.responses > 0).limit(1)
+    return conn.execute(query).first() is not None

@@ -132,6 +132,8 @@ def _tables() -> list[Table]:
         models.seen_table,
         models.fetch_log_table,
         models.crawl_run_table,
+        models.delivery_table,
+        models.operator_notice_table,
     ]
 
 

@@ -66,6 +66,7 @@ class Source(SQLModel, table=True):
     last_error: str | None = None
     last_error_at: datetime | None = _ts()
     consecutive_failures: int = 0
+    baseline_done_at: datetime | None = _ts()  # first collection finished: alerts may flow
 
 
 class Feed(SQLModel, table=True):
@@ -186,6 +187,49 @@ class CrawlRun(SQLModel, table=True):
     problem: str | None = None
 
 
+class Delivery(SQLModel, table=True):
+    """The alert outbox: one row per article × subscriber × destination, written with the article.
+
+    state: pending → sending (claimed) → sent | failed; suppressed rows are recorded, never sent
+    (baseline, too old, backfill, same story already alerted).
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("subscriber", "destination", "article_id", name="uq_delivery"),
+        Index("ix_delivery_due", "state", "due_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber: str
+    destination: str = Field(max_length=16)  # digest of the URL template: no secrets stored
+    channel: str  # email | telegram | …
+    article_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), nullable=False)
+    )
+    mode: str  # immediate | digest
+    state: str = Field(index=True)
+    story: str | None = Field(default=None, index=True)  # cross-outlet story key
+    rules: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    why: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reason: str | None = None  # why a row was suppressed
+    created_at: datetime = _ts(nullable=False)
+    due_at: datetime = _ts(nullable=False)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts()
+    claimed_at: datetime | None = _ts()
+    sent_at: datetime | None = _ts()
+    last_error: str | None = None
+    message_id: str | None = None
+
+
+class OperatorNotice(SQLModel, table=True):
+    """Operator alerts already sent, so each problem is reported once."""
+
+    __tablename__ = "operator_notice"
+    key: str = Field(primary_key=True)
+    sent_at: datetime = _ts(nullable=False)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined,no-any-return]
 
@@ -199,3 +243,5 @@ article_tag_table = _table(ArticleTagRow)
 seen_table = _table(SeenItem)
 fetch_log_table = _table(FetchLog)
 crawl_run_table = _table(CrawlRun)
+delivery_table = _table(Delivery)
+operator_notice_table = _table(OperatorNotice)

@@ -180,3 +180,19 @@ def source_status(conn: Connection) -> dict[str, SourceStatus]:
                 )
             )
     return sources
+
+
+def baseline_pending(conn: Connection, source_id: str) -> bool:
+    """True until a source's first collection has finished: its articles then alert nobody."""
+    t = source_table
+    done = conn.execute(select(t.c.baseline_done_at).where(t.c.id == source_id)).scalar()
+    return done is None
+
+
+def finish_baseline(conn: Connection, source_id: str, now: datetime) -> None:
+    t = source_table
+    conn.execute(
+        update(t)
+        .where(t.c.id == source_id, t.c.baseline_done_at.is_(None))
+        .values(baseline_done_at=now)
+    )

@@ -125,3 +125,354 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def fixed_now() -> datetime:
     return datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+
+
+# --- alert delivery fixtures ---
+# smtp_server: aiosmtpd on 127.0.0.1 recording every message; telegram_server: a fake Bot API.
+# Both expose .port/.url, so subprocesses can use them too (MONITOR_TELEGRAM_API=server.api).
+import email.policy  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import socket  # noqa: E402
+from email.message import EmailMessage  # noqa: E402
+from email.parser import BytesParser  # noqa: E402
+from html import unescape  # noqa: E402
+from urllib.parse import parse_qsl, urlsplit  # noqa: E402
+
+
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1 (aiosmtpd's Controller cannot use port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_until(check: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return bool(check())
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1 with a fixed port; .stop()/.start() take it down and back up."""
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) per message
+        self.reject: set[str] = set()  # recipients answered "550 5.1.1" at RCPT
+        self._replies: list[str] = []  # queued DATA replies from fail_next()
+        self._lock = threading.Lock()
+        self._controller: Any = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return self.mail_url()
+
+    def mail_url(self, to: str = "reader@example.org", sender: str = "monitor@example.org") -> str:
+        """An Apprise URL delivering to this server without TLS or AUTH."""
+        return f"mailto://{self.host}:{self.port}?from={sender}&to={to}"
+
+    @property
+    def running(self) -> bool:
+        return self._controller is not None
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        if self._controller is None:
+            controller = Controller(self, hostname=self.host, port=self.port)
+            controller.start()
+            self._controller = controller
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    close = stop
+
+    def fail_next(self, n: int = 1, reply: str = "451 4.3.0 Temporary failure, try later") -> None:
+        """Answer the next n messages' DATA with this reply instead of accepting them."""
+        with self._lock:
+            self._replies += [reply] * n
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> bool:
+        return _wait_until(lambda: len(self.messages) >= count, timeout)
+
+    # aiosmtpd handler hooks
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address.lower() in {r.lower() for r in self.reject}:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._lock:
+            if self._replies:
+                return self._replies.pop(0)
+        raw = envelope.original_content or envelope.content
+        message = BytesParser(policy=email.policy.default).parsebytes(raw)
+        assert isinstance(message, EmailMessage)
+        with self._lock:
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    yield server
+    server.stop()
+
+
+_TG_TAGS = {
+    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span",
+    "tg-spoiler", "tg-emoji", "blockquote",
+}  # fmt: skip
+_TG_HTML_TOKEN = re.compile(
+    r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'))*)\s*>"
+    r"|&(?:#[0-9]+|#x[0-9a-fA-F]+|lt|gt|amp|quot);"
+)
+_TG_MDV2_RESERVED = set("_*[]()~`>#+-=|{}.!")
+
+
+class TelegramError(Exception):
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+def telegram_rendered(text: str, parse_mode: str | None) -> str:
+    """What Telegram would display for text in parse_mode; TelegramError(400) where it would."""
+    mode = (parse_mode or "").lower()
+    if mode == "html":
+        out: list[str] = []
+        stack: list[str] = []
+        pos = 0
+        while pos < len(text):
+            nxt = min((i for i in (text.find("<", pos), text.find("&", pos)) if i >= 0), default=-1)
+            if nxt < 0:
+                out.append(text[pos:])
+                break
+            out.append(text[pos:nxt])
+            match = _TG_HTML_TOKEN.match(text, nxt)
+            if match is None:
+                raise TelegramError(
+                    400, f"Bad Request: can't parse entities: unexpected character at {nxt}"
+                )
+            if match.group(0).startswith("&"):
+                out.append(unescape(match.group(0)))
+            else:
+                closing, tag = match.group(1) == "/", match.group(2).lower()
+                if tag not in _TG_TAGS:
+                    raise TelegramError(
+                        400, f'Bad Request: can\'t parse entities: unsupported tag "{tag}"'
+                    )
+                if closing:
+                    if not stack or stack.pop() != tag:
+                        raise TelegramError(
+                            400, f'Bad Request: can\'t parse entities: unmatched end tag "{tag}"'
+                        )
+                else:
+                    stack.append(tag)
+            pos = match.end()
+        if stack:
+            raise TelegramError(400, "Bad Request: can't parse entities: unclosed start tag")
+        return "".join(out)
+    if mode == "markdown":
+        for mark in "*_`":
+            if text.count(mark) % 2:
+                raise TelegramError(
+                    400, f"Bad Request: can't parse entities: can't find end of entity {mark}"
+                )
+        return text.replace("*", "").replace("_", "").replace("`", "")
+    if mode == "markdownv2":
+        out2: list[str] = []
+        escaped = False
+        for char in text:
+            if escaped:
+                out2.append(char)
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char in _TG_MDV2_RESERVED:
+                raise TelegramError(
+                    400, f"Bad Request: can't parse entities: character '{char}' is reserved"
+                )
+            else:
+                out2.append(char)
+        return "".join(out2)
+    return text
+
+
+class TelegramServer:
+    """A fake Telegram Bot API on 127.0.0.1: sendMessage, getUpdates, getMe.
+
+    Validates parse_mode markup and the 4096-character limit like the real API, records every
+    request and every accepted message, and fails on demand (fail_with / fail_next).
+    Point Apprise at it with MONITOR_TELEGRAM_API=<server.api>.
+    """
+
+    def __init__(self) -> None:
+        self.owner_chat_id = 987654321  # answered by getUpdates (Apprise's owner detection)
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []  # (method, token, payload)
+        self.messages: list[dict[str, Any]] = []  # accepted sendMessage payloads (+ "rendered")
+        self.delay = 0.0  # seconds to wait before answering send* methods
+        self._queued: list[tuple[int, str]] = []
+        self._persistent: tuple[int, str] | None = None
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self._handle(dict(parse_qsl(urlsplit(self.path).query)))
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+                payload: dict[str, Any] = {}
+                try:
+                    if ctype == "application/json":
+                        payload = json.loads(raw or b"{}")
+                    elif ctype == "application/x-www-form-urlencoded":
+                        payload = dict(parse_qsl(raw.decode("utf-8")))
+                except ValueError:
+                    self._reply(400, {"ok": False, "error_code": 400, "description": "Bad JSON"})
+                    return
+                self._handle(payload)
+
+            def _handle(self, payload: dict[str, Any]) -> None:
+                match = re.fullmatch(r"/bot([^/]+)/([A-Za-z]+)", urlsplit(self.path).path)
+                if match is None:
+                    self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                    return
+                token, method = match.groups()
+                with server._lock:
+                    server.requests.append((method, token, payload))
+                status, body = server._answer(method, payload)
+                self._reply(status, body)
+
+            def _reply(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.port: int = self._httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.api = self.url + "/bot"  # value for MONITOR_TELEGRAM_API
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def fail_with(self, status: int, description: str, times: int | None = None) -> None:
+        """Answer send* calls with this error: `times` times, or until recover() if None."""
+        with self._lock:
+            if times is None:
+                self._persistent = (status, description)
+            else:
+                self._queued += [(status, description)] * times
+
+    def fail_next(self, n: int = 1, status: int = 502, description: str = "Bad Gateway") -> None:
+        self.fail_with(status, description, times=n)
+
+    def recover(self) -> None:
+        with self._lock:
+            self._persistent = None
+            self._queued.clear()
+
+    @property
+    def tokens(self) -> list[str]:
+        """Bot tokens seen in sendMessage request paths."""
+        return [token for method, token, _ in self.requests if method == "sendMessage"]
+
+    def texts(self) -> list[str]:
+        """What Telegram would display for each accepted message."""
+        return [str(m["rendered"]) for m in self.messages]
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> bool:
+        return _wait_until(lambda: len(self.messages) >= count, timeout)
+
+    def _answer(self, method: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if method == "getMe":
+            me = {"id": 123456, "is_bot": True, "first_name": "Monitor", "username": "ij_test_bot"}
+            return 200, {"ok": True, "result": me}
+        if method == "getUpdates":
+            user = {"id": self.owner_chat_id, "is_bot": False, "first_name": "Reader"}
+            update = {
+                "update_id": 1,
+                "message": {
+                    "message_id": 1,
+                    "from": user,
+                    "chat": {"id": self.owner_chat_id, "type": "private", "first_name": "Reader"},
+                    "date": int(time.time()),
+                    "text": "/start",
+                },
+            }
+            return 200, {"ok": True, "result": [update]}
+        if not method.startswith("send"):
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        if self.delay:
+            time.sleep(self.delay)
+        with self._lock:
+            failure = self._queued.pop(0) if self._queued else self._persistent
+        if failure is not None:
+            status, description = failure
+            return status, {"ok": False, "error_code": status, "description": description}
+        if method != "sendMessage":
+            return 200, {"ok": True, "result": {"message_id": 0}}
+        try:
+            if not payload.get("chat_id"):
+                raise TelegramError(400, "Bad Request: chat_id is empty")
+            rendered = telegram_rendered(str(payload.get("text", "")), payload.get("parse_mode"))
+            if not rendered.strip():
+                raise TelegramError(400, "Bad Request: message text is empty")
+            if len(rendered) > 4096:
+                raise TelegramError(400, "Bad Request: message is too long")
+        except TelegramError as exc:
+            error = {"ok": False, "error_code": exc.status, "description": exc.description}
+            return exc.status, error
+        with self._lock:
+            self.messages.append({**payload, "rendered": rendered})
+            message_id = len(self.messages)
+        result = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": payload.get("chat_id"), "type": "private"},
+            "text": rendered,
+        }
+        return 200, {"ok": True, "result": result}
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture
+def telegram_server() -> Iterator[TelegramServer]:
+    server = TelegramServer()
+    yield server
+    server.close()
+
+
+# --- end alert delivery fixtures ---

@@ -1,0 +1,177 @@
+"""Alert planning: which subscribers' rules a new article matches, written to the outbox.
+
+Reads: subscribers and rules from the config, new articles. Writes: delivery rows in the same
+transaction as the articles (storage/deliveries.py), so a stored article always has its alerts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from monitor.article import Article
+from monitor.config import Config, SubscriberConfig
+from monitor.notify import channel_of
+from monitor.rules import Rule, RuleMatch, RuleSet, parse_query
+from storage import deliveries
+
+
+def destination_key(url_template: str) -> str:
+    """Stable id of a destination; a digest of the URL template, so no secret is stored."""
+    return hashlib.sha256(url_template.encode("utf-8")).hexdigest()[:16]
+
+
+def _clock(value: str) -> time:
+    hours, minutes = value.strip().split(":")
+    return time(int(hours), int(minutes))
+
+
+def in_quiet_hours(sub: SubscriberConfig, now: datetime) -> datetime | None:
+    """When the subscriber's quiet hours end, if `now` falls inside them; else None."""
+    if not sub.quiet_hours:
+        return None
+    tz = ZoneInfo(sub.timezone)
+    local = now.astimezone(tz)
+    start_s, end_s = sub.quiet_hours.split("-")
+    start, end = _clock(start_s), _clock(end_s)
+    t = local.time()
+    inside = (start <= t < end) if start <= end else (t >= start or t < end)
+    if not inside:
+        return None
+    end_day = local.date() if t < end else local.date() + timedelta(days=1)
+    return datetime.combine(end_day, end, tzinfo=tz)
+
+
+def next_digest_at(sub: SubscriberConfig, now: datetime) -> datetime:
+    """The next digest time after `now`: the next full hour, or the next daily local time."""
+    tz = ZoneInfo(sub.timezone)
+    local = now.astimezone(tz)
+    if sub.digest == "hourly":
+        return (local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)).astimezone(
+            tz
+        )
+    at = _clock(sub.digest_at)
+    candidate = datetime.combine(local.date(), at, tzinfo=tz)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=tz)
+    return candidate
+
+
+@dataclass(frozen=True)
+class Destination:
+    key: str
+    channel: str
+    url: str  # template, may hold ${VAR} placeholders
+
+
+class Alerts:
+    """Compiled subscribers and rules; plan() turns new articles into outbox rows."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.subscribers = {s.name: s for s in config.subscribers}
+        self.destinations = {
+            s.name: [Destination(destination_key(u), channel_of(u), u) for u in s.urls]
+            for s in config.subscribers
+        }
+        self.rules = RuleSet(
+            Rule(
+                key=f"{s.name}/{r.name}",
+                query=parse_query(r.query) if r.query else None,
+                sectors=frozenset(r.sectors),
+                sources=frozenset(r.sources),
+                min_relevance=r.min_relevance,
+            )
+            for s in config.subscribers
+            for r in s.rules
+        )
+
+    def matches(self, article: Article) -> dict[str, list[RuleMatch]]:
+        """Subscriber name → the rules of theirs the article matches."""
+        out: dict[str, list[RuleMatch]] = {}
+        for match in self.rules.match(article):
+            out.setdefault(match.rule.split("/", 1)[0], []).append(match)
+        return out
+
+    def plan(
+        self,
+        conn: Connection,
+        new: Sequence[tuple[int, Article]],
+        now: datetime,
+        *,
+        baseline: bool,
+        ingest_mode: str = "live",
+    ) -> int:
+        """Write the deliveries of newly stored articles; returns how many rows were written."""
+        if not self.subscribers:
+            return 0
+        max_age = timedelta(seconds=self.config.alerts.max_age)
+        rows: list[dict[str, Any]] = []
+        for article_id, article in new:
+            for name, matched in self.matches(article).items():
+                sub = self.subscribers[name]
+                why = [self._why(m) for m in matched] + [
+                    f"India–Japan: {article.relevance_reason.get('text', '')}"
+                ]
+                for dest in self.destinations[name]:
+                    row = {
+                        "subscriber": name,
+                        "destination": dest.key,
+                        "channel": dest.channel,
+                        "article_id": article_id,
+                        "mode": sub.mode,
+                        "story": article.fingerprint or None,
+                        "rules": [m.rule.split("/", 1)[1] for m in matched],
+                        "why": why,
+                        "created_at": now,
+                        "due_at": now,
+                        "state": "pending",
+                        "reason": None,
+                    }
+                    self._schedule(conn, row, sub, article, now, max_age, baseline, ingest_mode)
+                    rows.append(row)
+        return deliveries.insert_deliveries(conn, rows)
+
+    def _schedule(
+        self,
+        conn: Connection,
+        row: dict[str, Any],
+        sub: SubscriberConfig,
+        article: Article,
+        now: datetime,
+        max_age: timedelta,
+        baseline: bool,
+        ingest_mode: str,
+    ) -> None:
+        if baseline:
+            row.update(state="suppressed", reason="baseline: first collection of this source")
+        elif ingest_mode == "backfill":
+            row.update(state="suppressed", reason="backfill")
+        elif sub.mode == "digest":
+            row["due_at"] = next_digest_at(sub, now)
+        elif article.published_at < now - max_age:
+            row.update(state="suppressed", reason="older than alerts.max_age")
+        elif row["story"] and deliveries.story_alerted(
+            conn, sub.name, row["destination"], row["story"]
+        ):
+            row.update(state="suppressed", reason="same story already alerted")
+        else:
+            quiet_end = in_quiet_hours(sub, now)
+            if quiet_end is not None:
+                row["due_at"] = quiet_end
+
+    @staticmethod
+    def _why(match: RuleMatch) -> str:
+        rule = match.rule.split("/", 1)[1]
+        parts = []
+        if match.terms:
+            parts.append(", ".join(match.terms))
+        if match.sectors:
+            parts.append("sectors " + ", ".join(match.sectors))
+        return f"rule {rule}: " + ("; ".join(parts) if parts else "all articles")

@@ -1,0 +1,181 @@
+"""The alert outbox: deliveries written with their article, claimed, sent, retried, logged.
+
+Reads/writes: the delivery and operator_notice tables (and reads article/source for rendering).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, or_, select, update
+
+from storage.db import insert_for
+from storage.models import (
+    article_table,
+    article_tag_table,
+    delivery_table,
+    operator_notice_table,
+    source_table,
+)
+
+ACTIVE = ("pending", "sending", "sent")
+
+
+def insert_deliveries(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert-or-ignore on (subscriber, destination, article): an article never reaches a
+    destination twice, however often it is planned."""
+    if not rows:
+        return 0
+    stmt = insert_for(conn, delivery_table).values(list(rows)).on_conflict_do_nothing()
+    return int(conn.execute(stmt).rowcount or 0)
+
+
+def story_alerted(conn: Connection, subscriber: str, destination: str, story: str) -> bool:
+    """Whether this destination already has an immediate alert for the same story."""
+    d = delivery_table
+    query = select(
+        exists().where(
+            d.c.subscriber == subscriber,
+            d.c.destination == destination,
+            d.c.story == story,
+            d.c.mode == "immediate",
+            d.c.state.in_(ACTIVE),
+        )
+    )
+    return bool(conn.execute(query).scalar())
+
+
+def release_claims(conn: Connection) -> int:
+    """Deliveries left 'sending' by a crash go back to pending: sent again at most once."""
+    d = delivery_table
+    result = conn.execute(
+        update(d).where(d.c.state == "sending").values(state="pending", claimed_at=None)
+    )
+    return int(result.rowcount or 0)
+
+
+def claim_due(conn: Connection, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+    """Mark due pending deliveries 'sending' and return them (inside a write transaction)."""
+    d = delivery_table
+    due = and_(
+        d.c.state == "pending",
+        d.c.due_at <= now,
+        or_(d.c.next_attempt_at.is_(None), d.c.next_attempt_at <= now),
+    )
+    rows = [
+        dict(r) for r in conn.execute(select(d).where(due).order_by(d.c.id).limit(limit)).mappings()
+    ]
+    if rows:
+        conn.execute(
+            update(d)
+            .where(d.c.id.in_([r["id"] for r in rows]))
+            .values(state="sending", claimed_at=now)
+        )
+    return rows
+
+
+def release_ids(conn: Connection, ids: Sequence[int]) -> None:
+    """Put claimed deliveries back without counting an attempt (their turn comes later)."""
+    d = delivery_table
+    conn.execute(update(d).where(d.c.id.in_(list(ids))).values(state="pending", claimed_at=None))
+
+
+def mark_sent(conn: Connection, ids: Sequence[int], now: datetime, message_id: str) -> None:
+    d = delivery_table
+    conn.execute(
+        update(d)
+        .where(d.c.id.in_(list(ids)))
+        .values(state="sent", sent_at=now, message_id=message_id, last_error=None)
+    )
+
+
+def mark_failed(
+    conn: Connection,
+    ids: Sequence[int],
+    *,
+    error: str,
+    next_attempt_at: datetime | None,
+    final: bool,
+) -> None:
+    """A failed send: back to pending with a later attempt time, or 'failed' for good."""
+    d = delivery_table
+    conn.execute(
+        update(d)
+        .where(d.c.id.in_(list(ids)))
+        .values(
+            state="failed" if final else "pending",
+            attempts=d.c.attempts + 1,
+            last_error=error,
+            next_attempt_at=next_attempt_at,
+            claimed_at=None,
+        )
+    )
+
+
+def items_for(conn: Connection, article_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """What alerts show of each article: title, link, date, outlet name, summary, sectors."""
+    a, s, t = article_table, source_table, article_tag_table
+    rows = conn.execute(
+        select(
+            a.c.id,
+            a.c.title,
+            a.c.url,
+            a.c.published_at,
+            a.c.summary,
+            a.c.text,
+            a.c.relevance_reason,
+            a.c.fingerprint,
+            s.c.name.label("source_name"),
+        )
+        .join(s, s.c.id == a.c.source_id)
+        .where(a.c.id.in_(list(article_ids)))
+    ).mappings()
+    out = {r["id"]: {**dict(r), "sectors": []} for r in rows}
+    for article_id, sector in conn.execute(
+        select(t.c.article_id, t.c.sector).where(t.c.article_id.in_(list(article_ids)))
+    ):
+        out[article_id]["sectors"].append(sector)
+    return out
+
+
+def story_outlets(conn: Connection, fingerprints: Sequence[str]) -> dict[str, list[str]]:
+    """Every outlet that carried each story (same opening text), for digests."""
+    if not fingerprints:
+        return {}
+    a, s = article_table, source_table
+    out: dict[str, list[str]] = {}
+    for fp, name in conn.execute(
+        select(a.c.fingerprint, s.c.name)
+        .join(s, s.c.id == a.c.source_id)
+        .where(a.c.fingerprint.in_(list(fingerprints)))
+        .distinct()
+    ):
+        out.setdefault(fp, []).append(name)
+    return out
+
+
+def delivery_log(
+    conn: Connection, *, subscriber: str | None = None, state: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    d, a = delivery_table, article_table
+    query = (
+        select(d, a.c.title).join(a, a.c.id == d.c.article_id).order_by(d.c.id.desc()).limit(limit)
+    )
+    if subscriber:
+        query = query.where(d.c.subscriber == subscriber)
+    if state:
+        query = query.where(d.c.state == state)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def notice_once(conn: Connection, key: str, now: datetime) -> bool:
+    """True the first time a given operator notice key is seen (then it is recorded)."""
+    stmt = insert_for(conn, operator_notice_table).values(key=key, sent_at=now)
+    return bool(conn.execute(stmt.on_conflict_do_nothing()).rowcount)
+
+
+def forget_notice(conn: Connection, key: str) -> None:
+    o = operator_notice_table
+    conn.execute(o.delete().where(o.c.key == key))
