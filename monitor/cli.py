@@ -24,7 +24,7 @@ from monitor import __version__
 from monitor.config import Config, ConfigError, LoadedConfig, load_config
 from monitor.crawl import CrawlReport, CrawlRunner, run_async
 from monitor.daemon import collection_state, has_spider, run_daemon
-from monitor.dispatch import Dispatcher
+from monitor.dispatch import Dispatcher, secret_environment
 from monitor.fetch import Fetcher
 from monitor.logs import setup_logging
 from monitor.notify import redact, render_test, send
@@ -477,8 +477,7 @@ def alerts_test(obj: Context, subscriber: str) -> None:
     except KeyError:
         names = ", ".join(s.name for s in loaded.config.subscribers) or "none configured"
         raise click.BadParameter(f"unknown subscriber {subscriber!r} ({names})") from None
-    dispatcher = Dispatcher(loaded.config, Database("sqlite://"), now=lambda: datetime.now(UTC))
-    env = dispatcher.environment()
+    env = secret_environment(loaded.config)
     failed = 0
     for index, url in enumerate(sub.urls):
         result = send(url, render_test(sub.name, f"test-{sub.name}-{index}"), env)

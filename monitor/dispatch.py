@@ -51,6 +51,12 @@ class DispatchReport:
     errors: list[str] = field(default_factory=list)
 
 
+def secret_environment(config: Config) -> dict[str, str]:
+    """Values for ${VAR} placeholders: the environment, overlaid by alerts.credentials_file."""
+    path = config.alerts.credentials_file
+    return {**os.environ, **load_credentials(Path(path) if path else None)}
+
+
 def _crash_point(name: str) -> None:
     if os.environ.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -74,9 +80,7 @@ class Dispatcher:
         self._lock = asyncio.Lock()
 
     def environment(self) -> dict[str, str]:
-        """Secrets for ${VAR} placeholders: the environment, overlaid by the credentials file."""
-        path = self.config.alerts.credentials_file
-        return {**os.environ, **load_credentials(Path(path) if path else None)}
+        return secret_environment(self.config)
 
     def recover(self) -> int:
         """At start-up: deliveries a crash left 'sending' are sent again (at most once more)."""

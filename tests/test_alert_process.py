@@ -156,3 +156,35 @@ def test_sigkill_during_delivery_loses_nothing_and_repeats_at_most_once(
     assert len(mails) <= 2 and len(texts) <= 2
     assert len({m["Message-ID"] for m in mails}) == 1  # a repeat carries the same Message-ID
     assert count(db, "SELECT count(*) FROM delivery WHERE state IN ('pending', 'sending')") == 0
+
+
+def test_alerts_test_log_and_rules_try(
+    alert_setup: tuple[Path, Path],
+    feed_server: FeedServer,
+    smtp_server: SmtpServer,
+    telegram_server: TelegramServer,
+) -> None:
+    import json
+
+    cfg, db = alert_setup
+    sent = run(cfg, db, "alerts", "test", "analyst", telegram=telegram_server)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert smtp_server.wait_for(1) and telegram_server.wait_for(1)
+    assert "ABCdef" not in sent.stdout  # the Telegram token is redacted
+    unknown = run(cfg, db, "alerts", "test", "nobody")
+    assert unknown.returncode == 2 and "unknown subscriber" in unknown.stderr
+
+    run(cfg, db, "poll", telegram=telegram_server)  # baseline: recorded, suppressed
+    log = json.loads(run(cfg, db, "alerts", "log", "--json").stdout)
+    assert {r["status"] for r in log} == {"suppressed"} and len(log) == 2
+    assert all(r["reason"].startswith("baseline") and r["rules"] == ["chips"] for r in log)
+    assert "ABCdef" not in json.dumps(log)
+
+    tried = json.loads(
+        run(cfg, db, "rules", "try", 'semicon* AND NOT "rare earth"', "--json").stdout
+    )
+    assert [t["title"] for t in tried] == ["India-Japan semiconductor pact"]
+    assert tried[0]["terms"] == ["semicon*"]
+    assert json.loads(run(cfg, db, "rules", "try", "hydrogen", "--json").stdout) == []
+    bad = run(cfg, db, "rules", "try", "chips AND (")
+    assert bad.returncode == 2 and "position" in bad.stderr
