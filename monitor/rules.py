@@ -59,6 +59,15 @@ class Not:
         return f"NOT ({inner})" if isinstance(self.child, And | Or) else f"NOT {inner}"
 
 
+def _support_of(children: tuple[Node, ...], found: AbstractSet[str], value: bool) -> set[str]:
+    """The terms of the children whose value equals the group's: what explains the result."""
+    result: set[str] = set()
+    for child in children:
+        if child.evaluate(found) == value:
+            result |= child.support(found, value)
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class And:
     children: tuple[Node, ...]
@@ -68,11 +77,7 @@ class And:
 
     def support(self, found: AbstractSet[str], value: bool) -> set[str]:
         # True: every child is needed. False: the children that are false explain it.
-        result: set[str] = set()
-        for child in self.children:
-            if child.evaluate(found) == value:
-                result |= child.support(found, value)
-        return result
+        return _support_of(self.children, found, value)
 
     def __str__(self) -> str:
         return " AND ".join(f"({c})" if isinstance(c, Or) else str(c) for c in self.children)
@@ -87,11 +92,7 @@ class Or:
 
     def support(self, found: AbstractSet[str], value: bool) -> set[str]:
         # True: the children that are true explain it. False: every child is false.
-        result: set[str] = set()
-        for child in self.children:
-            if child.evaluate(found) == value:
-                result |= child.support(found, value)
-        return result
+        return _support_of(self.children, found, value)
 
     def __str__(self) -> str:
         return " OR ".join(f"({c})" if isinstance(c, And) else str(c) for c in self.children)
