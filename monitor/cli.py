@@ -12,6 +12,7 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -31,6 +32,7 @@ from monitor.notify import redact, render_test, send
 from monitor.refresh import Refresher, SourceReport, fetch_settings
 from monitor.rules import Rule, RuleSet, RuleSyntaxError, parse_query
 from storage import articles as store
+from storage import backup as backup_store
 from storage import crawls, deliveries
 from storage import sources as state
 from storage.db import Database, resolve_db_url
@@ -603,6 +605,34 @@ def rules_try(obj: Context, query: str, since: str | None, limit: int, as_json: 
             _when(a.published_at), escape(a.source_id), escape(a.title), escape(", ".join(terms))
         )
     _stdout().print(table)
+
+
+@cli.command()
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--check", is_flag=True, help="Only check an existing backup file DEST.")
+@click.pass_obj
+def backup(obj: Context, dest: Path, check: bool) -> None:
+    """Write a consistent, verified copy of the database to DEST (safe while the daemon runs).
+
+    The copy is taken with VACUUM INTO, must pass PRAGMA integrity_check, and is fsynced before it
+    appears under DEST; an existing DEST is never overwritten. With --check, verify DEST instead.
+    """
+    if check:
+        problem = backup_store.restore_check(dest)
+        click.echo(f"{dest}: {problem}")
+        sys.exit(0 if problem == "ok" else 1)
+    db = Database(resolve_db_url(obj.db_url))
+    try:
+        result = backup_store.backup(db, dest)
+    except (FileExistsError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="DEST") from None
+    except backup_store.BackupError as exc:
+        click.echo(f"backup failed: {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"backup written: {result.path} ({result.bytes} bytes, {result.articles} articles, "
+        f"{result.seconds:.2f}s, integrity ok)"
+    )
 
 
 @cli.command("check-config")

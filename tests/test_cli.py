@@ -175,3 +175,22 @@ def test_every_command_has_help() -> None:
     for command in ("run", "poll", "articles", "status", "check-config"):
         result = monitor(command, "--help")
         assert result.returncode == 0 and "Usage:" in result.stdout, command
+
+
+def test_backup_while_stored_and_check(mirror: Path, db_path: Path, tmp_path: Path) -> None:
+    monitor("poll", config=mirror, db=db_path)
+    dest = tmp_path / "backups" / "monitor-copy.db"
+    made = monitor("backup", str(dest), config=mirror, db=db_path)
+    assert made.returncode == 0, made.stderr
+    assert "integrity ok" in made.stdout and dest.exists()
+    checked = monitor("backup", "--check", str(dest), config=mirror, db=db_path)
+    assert checked.returncode == 0 and checked.stdout.strip().endswith(": ok")
+    again = monitor("backup", str(dest), config=mirror, db=db_path)
+    assert again.returncode == 2 and "exists" in again.stderr
+    restored = json.loads(
+        monitor("articles", "--json", "--limit", "500", config=mirror, db=dest).stdout
+    )
+    original = json.loads(
+        monitor("articles", "--json", "--limit", "500", config=mirror, db=db_path).stdout
+    )
+    assert restored == original and restored
