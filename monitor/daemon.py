@@ -8,6 +8,7 @@ loop was busy (misfire_grace_time = the source's interval).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from monitor.crawl import CrawlRunner, run_async
 from monitor.dispatch import Dispatcher
 from monitor.fetch import Fetcher
 from monitor.refresh import Refresher, fetch_settings, utcnow
+from monitor.sdnotify import SystemdNotifier
 from spiders import SPIDERS
 from storage import articles as store
 from storage import crawls
@@ -64,10 +66,12 @@ class Daemon:
         self.now = now
         self.stopping = asyncio.Event()
         self._inflight: set[asyncio.Task[object]] = set()
+        self.systemd = SystemdNotifier()
 
     def request_stop(self) -> None:
         if not self.stopping.is_set():
             log.info("stop requested; finishing in-flight polls")
+            self.systemd.stopping()
             self.stopping.set()
 
     async def run(self) -> int:
@@ -88,18 +92,28 @@ class Daemon:
             await asyncio.to_thread(self.dispatcher.recover)
             scheduler = self._schedule(refresher)
             scheduler.start()
-            log.info("daemon started", extra={"jobs": len(scheduler.get_jobs()), "db": self.db.url})
+            jobs = len(scheduler.get_jobs())
+            log.info("daemon started", extra={"jobs": jobs, "db": self.db.url})
+            self.systemd.ready(f"running {jobs} jobs")
+            watchdog = asyncio.create_task(self._watchdog())
             await self.stopping.wait()
+            watchdog.cancel()
             scheduler.pause()
+            # One budget for the whole shutdown, inside systemd's TimeoutStopSec (90 s).
+            deadline = asyncio.get_running_loop().time() + SHUTDOWN_GRACE
             if refresher.crawler is not None:
                 # Crawls close with finish_reason=shutdown; what they scraped is still stored.
-                await asyncio.wait_for(refresher.crawler.stop(), SHUTDOWN_GRACE)
-            await self._drain()
-            await self.dispatcher.wait_idle()  # a send in flight is recorded, not abandoned
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(refresher.crawler.stop(), self._left(deadline))
+            await self._drain(self._left(deadline))
+            with contextlib.suppress(TimeoutError):
+                # a send in flight is recorded, not abandoned
+                await asyncio.wait_for(self.dispatcher.wait_idle(), self._left(deadline) + 5)
             scheduler.shutdown(wait=False)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         log.info("daemon stopped")
+        self.systemd.close()
         return 0
 
     def _schedule(self, refresher: Refresher) -> AsyncIOScheduler:
@@ -175,6 +189,7 @@ class Daemon:
                 new = (await refresher.refresh_source(source)).total("new")
             if new and self.config.subscribers:
                 await self._dispatch()  # new articles alert now, not at the next dispatch tick
+            self.systemd.status(f"last {kind} {source.id}: {new} new")
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -199,11 +214,25 @@ class Daemon:
                 },
             )
 
-    async def _drain(self) -> None:
+    @staticmethod
+    def _left(deadline: float) -> float:
+        return max(0.1, deadline - asyncio.get_running_loop().time())
+
+    async def _watchdog(self) -> None:
+        """WATCHDOG=1 from a task on the event loop itself: if the loop is blocked, pings stop
+        and systemd restarts the service (a separate thread would keep pinging regardless)."""
+        interval = self.systemd.watchdog_interval()
+        if interval is None:
+            return
+        while True:
+            self.systemd.watchdog()
+            await asyncio.sleep(interval)
+
+    async def _drain(self, timeout: float = SHUTDOWN_GRACE) -> None:
         pending = {t for t in self._inflight if not t.done()}
         if not pending:
             return
-        _, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE)
+        _, still = await asyncio.wait(pending, timeout=timeout)
         for task in still:
             task.cancel()
         if still:

@@ -13,8 +13,9 @@ from pathlib import Path
 from tests.conftest import FEEDS, REPO, FeedServer, write_config
 
 
-def start(config: Path, db: Path) -> subprocess.Popen[str]:
+def start(config: Path, db: Path, **extra_env: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env.update(extra_env)
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", "--config", str(config), "--db", str(db), "run"],
         stdout=subprocess.PIPE,
@@ -112,3 +113,46 @@ def test_daemon_runs_feeds_and_spiders_side_by_side(
         proc.kill()
     assert proc.returncode == 0, err
     assert "crawl finished" in err and "feed polled" in err
+
+
+def test_systemd_notifications_ready_watchdog_stopping(
+    tmp_path: Path, feed_server: FeedServer, db_path: Path
+) -> None:
+    import socket
+
+    feed_server.serve_file("/feed/", FEEDS / "japantimes_feed.xml")
+    sources = [
+        {"id": "japantimes", "name": "JT", "base_url": feed_server.base_url, "feeds": ["/feed/"]}
+    ]
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(0.1)
+    received: list[str] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                received.extend(sock.recv(4096).decode().splitlines())
+            except TimeoutError:
+                return
+
+    proc = start(
+        write_config(tmp_path / "feeds.yaml", sources),
+        db_path,
+        NOTIFY_SOCKET=str(sock_path),
+        WATCHDOG_USEC="400000",
+    )
+    try:
+        wait_until(lambda: drain() or received.count("WATCHDOG=1") >= 2)
+        assert "READY=1" in received
+        assert any(line.startswith("STATUS=") for line in received)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        drain()
+        sock.close()
+    assert proc.returncode == 0, err
+    assert "STOPPING=1" in received
+    assert received.index("READY=1") < received.index("STOPPING=1")
