@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -133,7 +135,6 @@ def fixed_now() -> datetime:
 import email.policy  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
-import socket  # noqa: E402
 from email.message import EmailMessage  # noqa: E402
 from email.parser import BytesParser  # noqa: E402
 from html import unescape  # noqa: E402
@@ -476,3 +477,29 @@ def telegram_server() -> Iterator[TelegramServer]:
 
 
 # --- end alert delivery fixtures ---
+
+
+# --- DNS ---
+class FakeResolver(AbstractResolver):
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        self.answers = answers
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        if host not in self.answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [
+            ResolveResult(
+                hostname=host,
+                host=ip,
+                port=port,
+                family=socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for ip in self.answers[host]
+        ]
+
+    async def close(self) -> None:
+        pass

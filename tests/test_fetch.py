@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 import monitor.fetch as fetch_mod
 from monitor.fetch import ACCEPT, Fetcher, FetchError, FetchResult, FetchSettings
 from monitor.netguard import GuardedResolver
+from tests.conftest import FakeResolver
 
 UA = "IndiaJapanMonitorTest/1.0 (+https://example.invalid/bot)"
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -562,26 +562,6 @@ def test_hostname_resolving_to_loopback_refused_by_resolver() -> None:
             assert seen == []
 
     run(go())
-
-
-class FakeResolver(AbstractResolver):
-    def __init__(self, answers: dict[str, list[str]]) -> None:
-        self.answers = answers
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        if host not in self.answers:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [
-            ResolveResult(
-                hostname=host, host=ip, port=port, family=socket.AF_INET, proto=0, flags=0
-            )
-            for ip in self.answers[host]
-        ]
-
-    async def close(self) -> None:
-        pass
 
 
 def use_fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from ipaddress import ip_address
 
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from monitor.netguard import (
     BlockedAddress,
@@ -18,6 +16,7 @@ from monitor.netguard import (
     is_public_ip,
     resolve_redirect,
 )
+from tests.conftest import FakeResolver
 
 REFUSED_URLS = [
     "http://127.0.0.1/",
@@ -198,31 +197,6 @@ def test_resolve_redirect() -> None:
     ]:
         with pytest.raises(BlockedURL):
             resolve_redirect(base, location, False)
-
-
-class FakeResolver(AbstractResolver):
-    def __init__(self, answers: dict[str, list[str]]) -> None:
-        self.answers = answers
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        if host not in self.answers:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [
-            ResolveResult(
-                hostname=host,
-                host=ip,
-                port=port,
-                family=socket.AF_INET6 if ":" in ip else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for ip in self.answers[host]
-        ]
-
-    async def close(self) -> None:
-        pass
 
 
 def test_guarded_resolver_drops_private_answers() -> None:
