@@ -38,6 +38,17 @@ from storage import sources as state
 from storage.db import Database, resolve_db_url
 
 EXIT_CONFIG = 2
+CRAWL_COLUMNS = (
+    "listing_pages",
+    "article_links",
+    "articles",
+    "new",
+    "updated",
+    "duplicate",
+    "irrelevant",
+    "errors",
+    "seconds",
+)
 
 
 @dataclass
@@ -286,34 +297,9 @@ def crawl(obj: Context, spider: str, as_json: bool) -> None:
         _print_json(report.to_json())
     else:
         table = Table(title=f"Crawl {source.id}")
-        for col in (
-            "listing pages",
-            "article links",
-            "articles",
-            "new",
-            "updated",
-            "duplicate",
-            "irrelevant",
-            "errors",
-            "seconds",
-        ):
-            table.add_column(col, justify="right")
-        table.add_row(
-            *(
-                str(getattr(report, k))
-                for k in (
-                    "listing_pages",
-                    "article_links",
-                    "articles",
-                    "new",
-                    "updated",
-                    "duplicate",
-                    "irrelevant",
-                    "errors",
-                    "seconds",
-                )
-            )
-        )
+        for name in CRAWL_COLUMNS:
+            table.add_column(name.replace("_", " "), justify="right")
+        table.add_row(*(str(getattr(report, name)) for name in CRAWL_COLUMNS))
         console = _stdout()
         console.print(table)
         if report.problem:

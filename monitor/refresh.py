@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -79,7 +79,8 @@ class SourceReport:
             "enriched": self.enriched,
             "error": self.error,
             "feeds": [
-                {k: v for k, v in asdict(f).items() if k != "new_articles"} for f in self.feeds
+                {f.name: getattr(feed, f.name) for f in fields(feed) if f.name != "new_articles"}
+                for feed in self.feeds
             ],
         }
 
