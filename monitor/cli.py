@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import signal
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +33,7 @@ from monitor.logs import setup_logging
 from monitor.notify import redact, render_test, send
 from monitor.refresh import Refresher, SourceReport, fetch_settings
 from monitor.rules import Rule, RuleSet, RuleSyntaxError, parse_query
+from spiders import SPIDERS
 from storage import articles as store
 from storage import backup as backup_store
 from storage import crawls, deliveries
@@ -305,6 +308,142 @@ def crawl(obj: Context, spider: str, as_json: bool) -> None:
         if report.problem:
             console.print(f"[red]problem[/] {escape(report.problem)}")
     sys.exit(1 if report.problem else 0)
+
+
+def _parse_day(value: str, param: str) -> datetime:
+    try:
+        return parse_since(value, datetime.now(UTC))
+    except click.BadParameter as exc:
+        raise click.BadParameter(exc.message, param_hint=param) from None
+
+
+@cli.command()
+@click.option(
+    "--since", "since_text", required=True, metavar="DATE",
+    help="Walk back to this publication date: 2025-01-01, 2025-01-01T00:00+09:00, 90d.",
+)  # fmt: skip
+@click.option(
+    "--until", "until_text", metavar="DATE",
+    help="Store only articles published up to this date (a bare date means its end).",
+)  # fmt: skip
+@click.option("--source", "sources", multiple=True, metavar="ID", help="Only these sources.")
+@click.option(
+    "--max-pages", type=click.IntRange(1, 100_000), metavar="N",
+    help="At most N listing pages per route in this run; the next run resumes there.",
+)  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Walk and judge, but store nothing.")
+@click.option("--restart", is_flag=True, help="Forget checkpoints: walk every route from page 1.")
+@click.option(
+    "--notify-digest", is_flag=True,
+    help="Afterwards, send each subscriber one summary of the backfilled matches of their rules.",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.pass_obj
+def backfill(
+    obj: Context,
+    since_text: str,
+    until_text: str | None,
+    sources: tuple[str, ...],
+    max_pages: int | None,
+    dry_run: bool,
+    restart: bool,
+    notify_digest: bool,
+    as_json: bool,
+) -> None:
+    """Fill history from each outlet's archive pages, newest to oldest, back to --since.
+
+    Resumable: each finished listing page is checkpointed, so running the same command again after
+    Ctrl-C, SIGTERM or a crash continues where it stopped. Backfilled articles never trigger
+    immediate alerts. Exit 1 when a source failed, 130 when interrupted.
+    """
+    # Imported here: the other commands need not load the backfill machinery.
+    from monitor.backfill import Backfill, BackfillOptions, SourceProgress, send_backfill_digest
+    from monitor.progress import BackfillBars, report_table
+
+    loaded = obj.load()
+    config = loaded.config
+    since = _parse_day(since_text, "--since")
+    until = None
+    if until_text is not None:
+        until = _parse_day(until_text, "--until")
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", until_text.strip()):
+            until += timedelta(days=1) - timedelta(microseconds=1)
+        if until < since:
+            raise click.BadParameter("is before --since", param_hint="--until")
+    selected = _select_sources(config, sources)
+    if sources:
+        for source in selected:
+            if source.backfill is None or source.id not in SPIDERS:
+                raise click.BadParameter(
+                    f"source {source.id!r} has no history routes (needs backfill.paths in "
+                    "feeds.yaml and a spider in spiders/)",
+                    param_hint="--source",
+                )
+    selected = [s for s in selected if s.backfill is not None and s.id in SPIDERS]
+    if not selected:
+        raise click.UsageError("no source has backfill.paths in feeds.yaml")
+    if notify_digest and dry_run:
+        raise click.UsageError("--notify-digest sends what was stored; --dry-run stores nothing")
+    db = obj.database()
+    options = BackfillOptions(
+        since=since, until=until, max_pages=max_pages, dry_run=dry_run, restart=restart
+    )
+    bars = BackfillBars(since, enabled=False if as_json else None)
+    summary: list[Any] = []
+
+    async def go() -> list[SourceProgress]:
+        with db.write() as conn:
+            state.sync_sources(conn, [(s.id, s.name, s.feed_urls) for s in config.sources])
+        job = Backfill(
+            config, db, options, clock=lambda: datetime.now(UTC), on_progress=bars.update
+        )
+        loop = asyncio.get_running_loop()
+        stops = 0
+        stopping: list[asyncio.Future[None]] = []
+
+        def request_stop() -> None:
+            nonlocal stops
+            stops += 1
+            if stops > 1:
+                os._exit(130)  # a second Ctrl-C: checkpoints are already safe on disk
+            click.echo("stopping; run the same command again to resume", err=True)
+            stopping.append(asyncio.ensure_future(job.stop()))
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, request_stop)
+        try:
+            with bars:
+                reports = await job.run(selected)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+        if notify_digest and not job.interrupted:
+            summary.append(await send_backfill_digest(config, db, [s.id for s in selected]))
+        return reports
+
+    reports = run_async(go)
+    if as_json:
+        data: list[Any] = [r.to_json() for r in reports]
+        if summary:
+            data.append({"digest": summary[0]})
+        _print_json(data)
+    else:
+        console = _stdout()
+        console.print(report_table(reports, dry_run=dry_run))
+        for r in reports:
+            if r.problem:
+                console.print(f"[red]problem[/] {escape(r.source)}: {escape(r.problem)}")
+        if summary:
+            d = summary[0]
+            console.print(
+                f"digest: {d['matches']} backfilled matches, {d['messages']} messages sent, "
+                f"{d['retrying']} retrying, {d['failed']} failed"
+            )
+        if any(r.state == "interrupted" for r in reports):
+            console.print("interrupted: run the same command again to resume")
+    if any(r.state == "interrupted" for r in reports):
+        sys.exit(130)
+    sys.exit(1 if any(r.state == "failed" for r in reports) else 0)
 
 
 @cli.command()

@@ -116,6 +116,24 @@ class CrawlConfig(_Strict):
         return self.jitter if self.jitter is not None else self.interval / 10
 
 
+class BackfillConfig(_Strict):
+    """A source's history routes for `monitor backfill`: listing pages newest first, paginated."""
+
+    paths: list[str] = Field(min_length=1)
+    # Seconds between requests to this outlet while backfilling (AutoThrottle only slows down).
+    download_delay: Seconds0 = 5.0
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if not item.startswith("/"):
+                raise ValueError(f"backfill path must start with '/': {item!r}")
+        if len(set(v)) != len(v):
+            raise ValueError("backfill paths must be distinct")
+        return v
+
+
 class CrawlSettings(_Strict):
     """How every spider behaves: politeness and caps (robots.txt and AutoThrottle are always on)."""
 
@@ -136,6 +154,7 @@ class SourceConfig(_Strict):
     feeds: list[str] = Field(default_factory=list)
     exclude_urls: list[str] = Field(default_factory=list)
     crawl: CrawlConfig | None = None
+    backfill: BackfillConfig | None = None
     enrich: bool = False  # fetch the article page once for relevant feed entries with short text
 
     @field_validator("base_url")

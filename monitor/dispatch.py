@@ -145,9 +145,16 @@ class Dispatcher:
             return report
         tz = ZoneInfo(sub.timezone)
         items = await asyncio.to_thread(self._items, rows)
-        batches = self._batches(sub.mode, rows)
-        for batch in batches:
-            message = self._render(batch, items, tz, sub.mode)
+        # A backfill summary (`monitor backfill --notify-digest`) is always its own message.
+        backfilled = [r for r in rows if r["mode"] == "backfill"]
+        live = [r for r in rows if r["mode"] != "backfill"]
+        batches: list[tuple[list[dict[str, Any]], str]] = [
+            (b, sub.mode) for b in self._batches(sub.mode, live)
+        ]
+        if backfilled:
+            batches.append((backfilled, "backfill"))
+        for number, (batch, mode) in enumerate(batches):
+            message = self._render(batch, items, tz, mode)
             result = await asyncio.to_thread(self.sender, dest.url, message, env)
             ids = [r["id"] for r in batch]
             if result.ok:
@@ -175,7 +182,7 @@ class Dispatcher:
                 },
             )
             # Later messages of this destination wait for its next attempt, keeping order.
-            rest = [r for b in batches[batches.index(batch) + 1 :] for r in b]
+            rest = [r for b, _ in batches[number + 1 :] for r in b]
             if rest:
                 await asyncio.to_thread(self._release, rest)
             break
@@ -220,11 +227,12 @@ class Dispatcher:
             return render_single(items[row["article_id"]], tz, f"delivery-{row['id']}")
         first, last = batch[0]["id"], batch[-1]["id"]
         listed = _unique_stories([items[r["article_id"]] for r in batch])
-        heading = (
-            f"Digest: {len(listed)} India–Japan stories"
-            if mode == "digest"
-            else f"{len(listed)} new India–Japan matches"
-        )
+        headings = {
+            "digest": f"Digest: {len(listed)} India–Japan stories",
+            # --notify-digest of `monitor backfill`: past coverage, said so up front.
+            "backfill": f"Backfill: {len(listed)} past India–Japan stories match your rules",
+        }
+        heading = headings.get(mode, f"{len(listed)} new India–Japan matches")
         return render_digest(listed, tz, f"batch-{first}-{last}-{len(batch)}", heading)
 
     def _record_sent(self, ids: list[int], message_id: str) -> None:

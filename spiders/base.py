@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import scrapy
@@ -36,6 +36,50 @@ class CrawlHealth:
     article_failures: int = 0  # article requests that failed
     skipped: int = 0  # article links not requested because skip_url / exclude_urls said so
     empty_listings: list[str] = field(default_factory=list)  # listing pages without article links
+
+
+@dataclass
+class WalkStart:
+    """Where a history walk (backfill) begins or resumes one route."""
+
+    route: str  # the route as configured (its key in checkpoints)
+    url: str
+    page_no: int = 1
+
+
+@dataclass
+class ListingPage:
+    """One finished listing page of a history walk: its links and what their pages gave."""
+
+    route: str
+    page_no: int
+    url: str
+    next_url: str | None  # the older page after this one, if the page links or implies one
+    links: list[str]  # article links on the page, in page order
+    fetched: list[str]  # the links that were requested
+    articles: list[Article]  # extracted from the fetched pages
+    next_guessed: bool = False  # next_url built by the spider (no "next" link on the page)
+    failures: int = 0  # fetched links whose request failed
+
+
+class Walk(Protocol):
+    """What a spider asks while walking history routes page by page (monitor.backfill)."""
+
+    def routes(self) -> list[WalkStart]: ...
+
+    def to_fetch(self, route: str, links: list[str]) -> list[str]: ...
+
+    def page_done(self, page: ListingPage) -> bool: ...
+
+    def route_failed(
+        self, route: str, page_no: int, url: str, error: str, *, past_end: bool = False
+    ) -> None: ...
+
+
+@dataclass
+class _PageState:
+    page: ListingPage
+    pending: int
 
 
 def _meta(response: Response) -> dict[str, Any]:
@@ -74,13 +118,14 @@ class OutletSpider(scrapy.Spider):
         skip_url: Callable[[str], bool] | None = None,
         max_pages: int = 1,
         article_urls: list[str] | None = None,
+        walk: Walk | None = None,
         **kwargs: Any,
     ) -> None:
         if source.id != self.name:
             raise ValueError(f"{type(self).__name__} crawls {self.name!r}, not {source.id!r}")
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
-        if source.crawl is None:
+        if source.crawl is None and walk is None and article_urls is None:
             raise ValueError(f"source {source.id!r} has no crawl.listing_paths")
         super().__init__(**kwargs)
         self.source = source
@@ -89,6 +134,11 @@ class OutletSpider(scrapy.Spider):
         self.max_pages = max(1, max_pages)
         # Enrichment: fetch exactly these article pages (feed entries), no listing pages.
         self.article_urls = article_urls
+        # History walk (backfill): one listing page at a time, each page's articles handed to
+        # the walk before the next (older) page is requested, so a checkpoint is never ahead.
+        self.walk = walk
+        self._walk_routes: list[WalkStart] = []
+        self._walk_pages: dict[tuple[str, int], _PageState] = {}
         self.health = CrawlHealth()
         host = (urlsplit(source.base_url).hostname or "").lower()
         bare = host.removeprefix("www.")
@@ -112,6 +162,11 @@ class OutletSpider(scrapy.Spider):
     @classmethod
     def fallback_published(cls, url: str, extracted: Extracted) -> datetime | None:
         """A publication date from outside the page markup (e.g. the URL) when it had none."""
+        return None
+
+    @classmethod
+    def date_hint(cls, url: str) -> datetime | None:
+        """The publication day (its start, UTC) an article URL reveals before fetching, if any."""
         return None
 
     # --- shared helpers ----------------------------------------------------------------------
@@ -183,7 +238,11 @@ class OutletSpider(scrapy.Spider):
     # --- crawl -------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
-        assert self.source.crawl is not None  # checked in __init__
+        if self.walk is not None:
+            self._walk_routes = list(self.walk.routes())
+            for request in self._next_route():
+                yield request
+            return
         if self.article_urls is not None:
             for url in self.article_urls:
                 if self._allowed(url) and self.is_article_url(url):
@@ -191,6 +250,7 @@ class OutletSpider(scrapy.Spider):
                         url, callback=self.parse_article, errback=self.article_failed
                     )
             return
+        assert self.source.crawl is not None  # checked in __init__
         for path in self.source.crawl.listing_paths:
             url = urljoin(self.source.base_url, path)
             self._seen_listings.add(url)
@@ -201,13 +261,34 @@ class OutletSpider(scrapy.Spider):
                 meta={"page_no": 1},
             )
 
-    def listing_failed(self, failure: Any) -> None:
+    def listing_failed(self, failure: Any) -> list[Any]:
         self.health.listing_failures += 1
         self.logger.warning("listing page failed: %s", failure.getErrorMessage())
+        meta = getattr(failure.request, "meta", None) or {}
+        if self.walk is None or "walk_route" not in meta:
+            return []
+        response = getattr(failure.value, "response", None)  # HttpError carries the response
+        # A 404 for a page number the spider guessed (no "next" link) is how WordPress-style
+        # archives end; for a linked page it is a real failure.
+        past_end = bool(meta.get("guessed")) and getattr(response, "status", None) == 404
+        self.walk.route_failed(
+            meta["walk_route"],
+            int(meta["page_no"]),
+            failure.request.url,
+            failure.getErrorMessage(),
+            past_end=past_end,
+        )
+        return list(self._next_route())
 
-    def article_failed(self, failure: Any) -> None:
+    def article_failed(self, failure: Any) -> list[Any]:
         self.health.article_failures += 1
         self.logger.info("article page failed: %s", failure.getErrorMessage())
+        meta = getattr(failure.request, "meta", None) or {}
+        state = self._walk_pages.get(meta.get("walk_page"))  # type: ignore[arg-type]
+        if state is None:
+            return []
+        state.page.failures += 1
+        return list(self._page_step(state))
 
     def listing_links(self, response: Response) -> list[str]:
         """Absolute hrefs the listing selectors point at, in page order, unfiltered."""
@@ -228,8 +309,17 @@ class OutletSpider(scrapy.Spider):
     def parse_listing(self, response: Response) -> Iterator[Any]:
         if not isinstance(response, TextResponse):
             self.health.listing_failures += 1
+            if self.walk is not None and "walk_route" in _meta(response):
+                meta = _meta(response)
+                self.walk.route_failed(
+                    meta["walk_route"], int(meta["page_no"]), response.url, "not an HTML page"
+                )
+                yield from self._next_route()
             return
         self.health.listing_pages += 1
+        if self.walk is not None:
+            yield from self._walk_listing(response)
+            return
         page_no = int(_meta(response).get("page_no", 1))
         found = 0
         for href in self.listing_links(response):
@@ -263,9 +353,20 @@ class OutletSpider(scrapy.Spider):
                 meta={"page_no": page_no + 1},
             )
 
-    def parse_article(self, response: Response) -> Iterator[Article]:
-        if not isinstance(response, TextResponse):
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        article = self._article(response)
+        state = self._walk_pages.get(_meta(response).get("walk_page"))  # type: ignore[arg-type]
+        if state is None:
+            if article is not None:
+                yield article
             return
+        if article is not None:
+            state.page.articles.append(article)
+        yield from self._page_step(state)
+
+    def _article(self, response: Response) -> Article | None:
+        if not isinstance(response, TextResponse):
+            return None
         self.health.article_pages += 1
         extracted = self.extract(response.text, response.url)
         # A canonical link pointing off-site is either a syndication source or a forgery.
@@ -274,16 +375,16 @@ class OutletSpider(scrapy.Spider):
         if not any(self.is_article_url(self.article_link(u)) for u in {url, response.url}):
             # Redirected to a home, login or consent page: whatever it shows is not the story.
             self.logger.info("%s is not an article URL; not stored", response.url)
-            return
+            return None
         published = extracted.published_at
         if not extracted.title or published is None:
             self.health.incomplete.append(response.url)
         if not extracted.title:
             self.logger.info("no title on %s; not stored", response.url)
-            return
+            return None
         categories = [c for c in [extracted.section or "", *extracted.keywords] if c]
         self.health.articles += 1
-        yield Article(
+        return Article(
             source_id=self.name,
             url=url,
             original_url=response.url,
@@ -298,6 +399,81 @@ class OutletSpider(scrapy.Spider):
             language=self.source.language,
             published_from_source=published is not None,
         )
+
+    # --- history walk (backfill) ---------------------------------------------------------------
+
+    def _listing_request(
+        self, route: str, url: str, page_no: int, guessed: bool = False
+    ) -> scrapy.Request:
+        return scrapy.Request(
+            url,
+            callback=self.parse_listing,
+            errback=self.listing_failed,
+            dont_filter=True,  # a dropped duplicate would leave the walk waiting forever
+            meta={"page_no": page_no, "walk_route": route, "guessed": guessed},
+        )
+
+    def _next_route(self) -> Iterator[scrapy.Request]:
+        while self._walk_routes:
+            start = self._walk_routes.pop(0)
+            if self._allowed(start.url):
+                yield self._listing_request(start.route, start.url, start.page_no)
+                return
+            assert self.walk is not None
+            self.walk.route_failed(start.route, start.page_no, start.url, "URL not allowed")
+
+    def _walk_listing(self, response: TextResponse) -> Iterator[Any]:
+        assert self.walk is not None
+        meta = _meta(response)
+        route, page_no = str(meta["walk_route"]), int(meta["page_no"])
+        links: list[str] = []
+        for href in self.listing_links(response):
+            try:
+                url = self.article_link(href)
+            except ValueError:
+                continue
+            wanted = self._allowed(url) and self.is_article_url(url)
+            if wanted and url not in links and not any(p.search(url) for p in self._exclude):
+                links.append(url)
+        self.health.article_links += len(links)
+        if not links:
+            self.health.empty_listings.append(response.url)
+        next_url = self.next_page_url(response, page_no) if links else None
+        if next_url is not None and (not self._allowed(next_url) or next_url == response.url):
+            next_url = None
+        guessed = next_url is not None and next_url != self._pagination_link(response)
+        fetch = self.walk.to_fetch(route, links)
+        self.health.skipped += len(links) - len(fetch)
+        page = ListingPage(route, page_no, response.url, next_url, links, fetch, [], guessed)
+        state = _PageState(page, pending=len(fetch))
+        key = (route, page_no)
+        self._walk_pages[key] = state
+        if not fetch:
+            yield from self._page_step(state, done=0)
+            return
+        for url in fetch:
+            yield scrapy.Request(
+                url,
+                callback=self.parse_article,
+                errback=self.article_failed,
+                dont_filter=True,
+                meta={"walk_page": key},
+            )
+
+    def _page_step(self, state: _PageState, done: int = 1) -> Iterator[Any]:
+        """One of the page's article requests finished; the last one closes the page."""
+        assert self.walk is not None
+        state.pending -= done
+        if state.pending > 0:
+            return
+        page = state.page
+        self._walk_pages.pop((page.route, page.page_no), None)
+        if self.walk.page_done(page) and page.next_url:
+            yield self._listing_request(
+                page.route, page.next_url, page.page_no + 1, page.next_guessed
+            )
+        else:
+            yield from self._next_route()
 
     # --- health ------------------------------------------------------------------------------
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from scrapy.http import Response
 
 from monitor.extract import Extracted, date_from_path
 from spiders.base import OutletSpider
 
 # /news/2026/11/20/business/tech/<slug>/ and /commentary/2026/11/21/world/<slug>/
+_PAGED = re.compile(r"/page/\d+/?$")
 _ARTICLE_PATH = re.compile(r"^/(?:news|commentary)/\d{4}/\d{2}/\d{2}/(?:[a-z0-9-]+/)*[a-z0-9-]+/?$")
 
 
@@ -59,3 +62,21 @@ class JapanTimesSpider(OutletSpider):
     def fallback_published(cls, url: str, extracted: Extracted) -> datetime | None:
         # The URL date is the JST publication day even when the page is a paywall stub.
         return date_from_path(urlsplit(url).path, cls.default_tz)
+
+    @classmethod
+    def date_hint(cls, url: str) -> datetime | None:
+        return date_from_path(urlsplit(url).path, cls.default_tz)
+
+    def next_page_url(self, response: Response, page_no: int) -> str | None:
+        linked = self._pagination_link(response)
+        if linked:
+            return linked
+        parts = urlsplit(response.url)
+        if parts.path.rstrip("/") == "/search":
+            # Search results page with &pgno=N (sources.md §1.4).
+            query = [(k, v) for k, v in parse_qsl(parts.query) if k != "pgno"]
+            query.append(("pgno", str(page_no + 1)))
+            return parts._replace(query=urlencode(query), fragment="").geturl()
+        # Tag and section archives page as <archive>/page/N/ (legacy format).
+        path = _PAGED.sub("", parts.path).rstrip("/")
+        return parts._replace(path=f"{path}/page/{page_no + 1}/", query="", fragment="").geturl()

@@ -62,6 +62,25 @@ def known_with_full_text(conn: Connection, source_id: str, key: str, rules_hash:
     return key in known.duplicate or known.irrelevant.get(key, False)
 
 
+def settled(
+    conn: Connection, source_id: str, keys: Sequence[str], rules_hash: str
+) -> dict[str, datetime | None]:
+    """The keys whose pages need no fetch (see known_with_full_text), with the publication date
+    of those stored as articles; one or two queries per 400 keys."""
+    known = known_keys(conn, source_id, keys, rules_hash)
+    out: dict[str, datetime | None] = {k: None for k in known.duplicate}
+    out.update({k: None for k, full in known.irrelevant.items() if full})
+    full = [k for k, (_, length) in known.stored.items() if length > 0]
+    a = article_table
+    for start in range(0, len(full), _BATCH):
+        chunk = full[start : start + _BATCH]
+        for key, published in conn.execute(
+            select(a.c.url_hash, a.c.published_at).where(a.c.url_hash.in_(chunk))
+        ):
+            out[key] = published
+    return out
+
+
 def update_text(conn: Connection, article_id: int, article: Article, now: datetime) -> None:
     """A fuller version of a stored article: new text, re-tagged; it stays the same article."""
     a = article_table
@@ -183,6 +202,7 @@ class StoredArticle:
     relevance: float
     relevance_reason: dict[str, Any]
     matched: dict[str, list[str]]
+    ingest_mode: str = "live"
 
     @property
     def sectors(self) -> list[str]:
@@ -202,6 +222,7 @@ class StoredArticle:
             "relevance": self.relevance,
             "relevance_reason": self.relevance_reason,
             "matched": self.matched,
+            "ingest_mode": self.ingest_mode,
         }
 
 
@@ -249,6 +270,7 @@ def list_articles(
             relevance=r["relevance"],
             relevance_reason=r["relevance_reason"],
             matched=matched.get(r["id"], {}),
+            ingest_mode=r["ingest_mode"],
         )
         for r in rows
     ]

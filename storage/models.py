@@ -187,6 +187,29 @@ class CrawlRun(SQLModel, table=True):
     problem: str | None = None
 
 
+class BackfillRoute(SQLModel, table=True):
+    """Checkpoint of one history route of `monitor backfill`, saved after each listing page.
+
+    state: walking (interrupted or paused; resume at next_url) | done (reached `since`) |
+    end (the archive has no older page).
+    """
+
+    __tablename__ = "backfill_route"
+    source_id: str = Field(primary_key=True)
+    route: str = Field(primary_key=True)  # the path as configured in feeds.yaml
+    state: str
+    since: datetime = _ts(nullable=False)  # the oldest date this walk was asked to reach
+    next_url: str | None = None
+    next_page_no: int = 1
+    pages: int = 0  # listing pages finished, over all runs
+    articles: int = 0  # article pages read
+    new: int = 0  # articles stored
+    oldest_at: datetime | None = _ts()  # oldest publication date seen on a finished page
+    newest_at: datetime | None = _ts()
+    started_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
 class Delivery(SQLModel, table=True):
     """The alert outbox: one row per article × subscriber × destination, written with the article.
 
@@ -245,3 +268,4 @@ fetch_log_table = _table(FetchLog)
 crawl_run_table = _table(CrawlRun)
 delivery_table = _table(Delivery)
 operator_notice_table = _table(OperatorNotice)
+backfill_route_table = _table(BackfillRoute)
