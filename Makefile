@@ -41,6 +41,7 @@ pytest: dev
 bench: install
 	$(BIN)/python bench/poll_bench.py
 	$(BIN)/python bench/crawl_bench.py
+	$(BIN)/python bench/backfill_bench.py
 
 format: dev
 	$(BIN)/ruff format .

@@ -777,6 +777,7 @@ def check_config(obj: Context) -> None:
         "poll every",
         "listing pages",
         "crawl every",
+        "backfill routes",
     ):
         table.add_column(col)
     for s in cfg.sources:
@@ -788,6 +789,7 @@ def check_config(obj: Context) -> None:
             _every(s.poll_interval) if s.feeds else "—",
             str(len(s.crawl.listing_paths) if s.crawl else 0),
             _every(s.crawl.interval) if s.crawl else "—",
+            str(len(s.backfill.paths)) if s.backfill else "—",
         )
     console.print(table)
     rel = cfg.relevance

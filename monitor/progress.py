@@ -50,8 +50,10 @@ def covered_fraction(p: SourceProgress, since: datetime) -> float | None:
 class BackfillBars:
     """Rich progress bars on stderr; a no-op when stderr is not a terminal (journald, cron, CI)."""
 
-    def __init__(self, since: datetime, *, enabled: bool | None = None) -> None:
-        console = Console(stderr=True)
+    def __init__(
+        self, since: datetime, *, enabled: bool | None = None, console: Console | None = None
+    ) -> None:
+        console = console or Console(stderr=True)
         self.enabled = console.is_terminal if enabled is None else enabled
         self.since = since
         self._tasks: dict[str, TaskID] = {}

@@ -262,6 +262,7 @@ class ArchiveMirror:
 
     pages: dict[str, bytes] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)  # path → HTTP status to answer instead
+    robots: str = "User-agent: *\nDisallow: /ajax/\n"
     requests: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _httpd: Any = None
@@ -279,7 +280,7 @@ class ArchiveMirror:
                 with mirror._lock:
                     mirror.requests.append(self.path)
                 if self.path == "/robots.txt":
-                    self._send(200, b"User-agent: *\nDisallow: /ajax/\n", "text/plain")
+                    self._send(200, mirror.robots.encode(), "text/plain")
                     return
                 body = mirror.pages.get(_key(self.path))
                 status = mirror.errors.get(_key(self.path))

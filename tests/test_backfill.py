@@ -505,3 +505,22 @@ def test_every_stored_backfill_row_is_one_story_when_two_routes_overlap(
     assert {r["url"] for r in stored(db)} == expected_urls(
         mirror.base_url, {"ddnews": archive["ddnews"]}, SINCE
     )
+
+
+def test_robots_txt_and_the_private_network_guard_hold_during_backfill(
+    tmp_path: Path, mirror: ArchiveMirror
+) -> None:
+    mirror.robots = "User-agent: *\nDisallow: /tags/\n"
+    cfg, db = config(tmp_path, mirror, ["orf"]), tmp_path / "m.db"
+    proc = monitor(cfg, db, "backfill", "--since", "2026-06-01")
+    assert proc.returncode == 1
+    assert "robots.txt" in proc.stdout
+    assert [r for r in mirror.requests if r.startswith("/tags/")] == []
+
+    mirror.requests.clear()
+    data = yaml.safe_load(cfg.read_text())
+    data["fetch"]["allow_private_networks"] = False
+    cfg.write_text(yaml.safe_dump(data))
+    proc = monitor(cfg, db, "backfill", "--since", "2026-06-01")
+    assert proc.returncode == 1
+    assert mirror.requests == []  # not even robots.txt: 127.0.0.1 is refused before connecting

@@ -278,3 +278,22 @@ def test_redirect_away_from_an_article_is_not_stored() -> None:
     assert list(s.parse_article(response(BASE + "/", html))) == []
     assert s.health.article_pages == 1
     assert s.layout_problem() is not None
+
+
+def test_history_pages_follow_search_pgno_and_tag_paging() -> None:
+    s = spider()
+    search = BASE + "/search?query=India&section=all&content=all&qsort=newest"
+    bare = "<html><body><div class='search-results'></div></body></html>"
+    assert s.next_page_url(response(search, bare), 1) == search + "&pgno=2"
+    assert s.next_page_url(response(search + "&pgno=7", bare), 7) == search + "&pgno=8"
+    tag = BASE + "/tag/india/page/3/"
+    assert s.next_page_url(response(tag, bare), 3) == BASE + "/tag/india/page/4/"
+    linked = "<html><head><link rel='next' href='/tag/india/p/9'></head></html>"
+    assert s.next_page_url(response(tag, linked), 3) == BASE + "/tag/india/p/9"
+
+
+def test_url_date_is_a_hint_before_fetching() -> None:
+    url = BASE + "/news/2026/11/20/business/tech/india-japan-semiconductor-fab-dholera/"
+    # Midnight JST of the URL's day.
+    assert JapanTimesSpider.date_hint(url) == datetime(2026, 11, 19, 15, 0, tzinfo=UTC)
+    assert JapanTimesSpider.date_hint(BASE + "/tag/india/") is None
