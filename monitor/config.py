@@ -96,6 +96,16 @@ class FetchConfig(_Strict):
     per_host_concurrency: int = Field(default=2, ge=1, le=32)
 
 
+def _site_paths(paths: list[str], what: str) -> list[str]:
+    """Paths on the source's site: each starts with '/', none twice."""
+    for item in paths:
+        if not item.startswith("/"):
+            raise ValueError(f"{what} must start with '/': {item!r}")
+    if len(set(paths)) != len(paths):
+        raise ValueError(f"each {what} may appear only once")
+    return paths
+
+
 class CrawlConfig(_Strict):
     """A source's spider: which listing pages it walks and how often."""
 
@@ -106,10 +116,7 @@ class CrawlConfig(_Strict):
     @field_validator("listing_paths")
     @classmethod
     def _paths(cls, v: list[str]) -> list[str]:
-        for item in v:
-            if not item.startswith("/"):
-                raise ValueError(f"listing path must start with '/': {item!r}")
-        return v
+        return _site_paths(v, "listing path")
 
     @property
     def jitter_seconds(self) -> float:
@@ -126,12 +133,7 @@ class BackfillConfig(_Strict):
     @field_validator("paths")
     @classmethod
     def _paths(cls, v: list[str]) -> list[str]:
-        for item in v:
-            if not item.startswith("/"):
-                raise ValueError(f"backfill path must start with '/': {item!r}")
-        if len(set(v)) != len(v):
-            raise ValueError("backfill paths must be distinct")
-        return v
+        return _site_paths(v, "backfill path")
 
 
 class CrawlSettings(_Strict):

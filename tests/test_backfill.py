@@ -68,6 +68,17 @@ def stored(db: Path) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def wait_for_pages(
+    mirror: ArchiveMirror, outlet: str, pages: int, proc: subprocess.Popen[Any]
+) -> None:
+    """Until the backfill in proc has requested `pages` listing pages of the outlet's route."""
+    deadline = time.monotonic() + 60
+    while len(mirror.listing_requests(ROUTES[outlet])) < pages:
+        assert proc.poll() is None, "the backfill ended before it was interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
 def stored_when_ready(db: Path) -> list[dict[str, Any]]:
     """stored(), or nothing while the daemon has not created the schema yet."""
     try:
@@ -238,11 +249,7 @@ def test_killed_halfway_then_resumed_gives_the_same_articles_as_one_run(
         stdout=subprocess.DEVNULL, stderr=log, cwd=REPO, env=env(),
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while len(mirror.listing_requests(ROUTES["ddnews"])) < 4:
-            assert proc.poll() is None, (tmp_path / "killed.log").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_for_pages(mirror, "ddnews", 4, proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -270,11 +277,7 @@ def test_sigterm_stops_cleanly_and_says_how_to_resume(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env(),
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while len(mirror.listing_requests(ROUTES["orf"])) < 3:
-            assert proc.poll() is None
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_for_pages(mirror, "orf", 3, proc)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
