@@ -17,15 +17,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from monitor.alert import Alerts
 from monitor.config import Config
+from monitor.logs import add_secrets
 from monitor.notify import (
     Item,
     Message,
     SendResult,
     load_credentials,
+    placeholders,
     redact,
     render_digest,
     render_single,
@@ -52,9 +55,20 @@ class DispatchReport:
 
 
 def secret_environment(config: Config) -> dict[str, str]:
-    """Values for ${VAR} placeholders: the environment, overlaid by alerts.credentials_file."""
+    """Values for ${VAR} placeholders: the environment, overlaid by alerts.credentials_file.
+
+    The values the configured URLs use (and everything in the credentials file) are registered
+    with the log formatter, which then never prints them.
+    """
     path = config.alerts.credentials_file
-    return {**os.environ, **load_credentials(Path(path) if path else None)}
+    credentials = load_credentials(Path(path) if path else None)
+    env = {**os.environ, **credentials}
+    templates = [u for s in config.subscribers for u in s.urls] + config.alerts.operator
+    used = {name for url in templates for name in placeholders(url)}
+    values = [*credentials.values(), *(env[name] for name in used if name in env)]
+    # Expanded URLs carry the values percent-encoded (notify._expand): hide both forms.
+    add_secrets([*values, *(quote(v, safe=":") for v in values)])
+    return env
 
 
 def _crash_point(name: str) -> None:
