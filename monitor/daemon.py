@@ -1,6 +1,7 @@
 """The daemon: APScheduler runs each source's refresh on its interval until SIGTERM/SIGINT.
 
-Reads: the config. Writes: through Refresher (articles, state, fetch log). Jobs coalesce missed
+Reads: the config. Writes: through Refresher (articles, state, fetch log), the dispatcher (alert
+deliveries) and the health reporter (source health, operator notices). Jobs coalesce missed
 runs into one, never overlap for the same source, and run late rather than being dropped when the
 loop was busy (misfire_grace_time = the source's interval).
 """
@@ -27,9 +28,10 @@ from monitor.config import Config, SourceConfig
 from monitor.crawl import CrawlRunner, run_async
 from monitor.dispatch import Dispatcher
 from monitor.fetch import Fetcher
+from monitor.health_report import HealthReporter
 from monitor.refresh import Refresher, fetch_settings, utcnow
 from monitor.sdnotify import SystemdNotifier
-from spiders import SPIDERS
+from monitor.source_health import collection_state, has_spider
 from storage import articles as store
 from storage import crawls
 from storage import sources as state
@@ -42,19 +44,7 @@ STAGGER = 2.0  # seconds between the first polls of consecutive sources at start
 SEEN_RETENTION = timedelta(days=90)
 FETCH_LOG_RETENTION = timedelta(days=30)
 
-
-def has_spider(source: SourceConfig) -> bool:
-    return source.crawl is not None and source.id in SPIDERS
-
-
-def collection_state(source: SourceConfig) -> str:
-    """'feeds', 'spider', 'feeds+spider', 'not collected' or 'disabled'."""
-    if not source.enabled:
-        return "disabled"
-    ways = [
-        name for name, on in (("feeds", bool(source.feeds)), ("spider", has_spider(source))) if on
-    ]
-    return "+".join(ways) if ways else "not collected"
+__all__ = ["Daemon", "collection_state", "has_spider", "run_daemon"]
 
 
 class Daemon:
@@ -67,6 +57,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self._inflight: set[asyncio.Task[object]] = set()
         self.systemd = SystemdNotifier()
+        self._health_lock = asyncio.Lock()
 
     def request_stop(self) -> None:
         if not self.stopping.is_set():
@@ -90,6 +81,9 @@ class Daemon:
                 self.config, self.db, now=self.now, alerts=refresher.pipeline.alerts
             )
             await asyncio.to_thread(self.dispatcher.recover)
+            self.reporter = HealthReporter(
+                self.config, self.db, self.dispatcher.tell_operator, now=self.now
+            )
             scheduler = self._schedule(refresher)
             scheduler.start()
             jobs = len(scheduler.get_jobs())
@@ -190,12 +184,22 @@ class Daemon:
             if new and self.config.subscribers:
                 await self._dispatch()  # new articles alert now, not at the next dispatch tick
             self.systemd.status(f"last {kind} {source.id}: {new} new")
+            await self._check_health()  # a source that just failed, broke or recovered
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception(f"{kind} crashed", extra={"source": source.id})
         finally:
             self._inflight.discard(task)
+
+    async def _check_health(self) -> None:
+        """Judge every source and tell the operator of changes; one check at a time, so two
+        polls finishing together cannot send the same notice twice."""
+        async with self._health_lock:
+            try:
+                await asyncio.to_thread(self.reporter.check)
+            except Exception:
+                log.exception("source health check crashed")
 
     async def _dispatch(self) -> None:
         try:
@@ -241,6 +245,7 @@ class Daemon:
 
     async def _maintain(self) -> None:
         await asyncio.to_thread(self._prune)
+        await self._check_health()  # also retries notices that could not be sent
 
     def _prune(self) -> None:
         now = self.now()

@@ -31,6 +31,7 @@ from monitor.notify import (
     placeholders,
     redact,
     render_digest,
+    render_notice,
     render_single,
     send,
 )
@@ -269,27 +270,31 @@ class Dispatcher:
                 conn, f"delivery-failed:{rows[0]['subscriber']}:{rows[0]['destination']}", now
             )
         if tell:
-            self._tell_operator(
+            self.tell_operator(
                 f"Alerts to subscriber {rows[0]['subscriber']} failed",
                 f"{len(rows)} deliveries gave up after {attempts} attempt(s): {error}",
             )
         return final
 
-    def _tell_operator(self, title: str, body: str) -> None:
+    def tell_operator(self, title: str, body: str) -> bool:
+        """Send a notice to every alerts.operator URL (blocking). True when at least one took it,
+        or when none is configured (the notice is then logged instead: nothing to retry)."""
         if not self.config.alerts.operator:
             log.error("operator notice (no operator URL configured)", extra={"title": title})
-            return
+            return True
         env = self.environment()
-        from monitor.notify import render_notice
-
         message = render_notice(title, body)
+        delivered = False
         for url in self.config.alerts.operator:
             result = self.sender(url, message, env)
-            if not result.ok:
+            if result.ok:
+                delivered = True
+            else:
                 log.error(
                     "operator notice failed",
                     extra={"destination": redact(url), "error": result.error},
                 )
+        return delivered
 
 
 def _unique_stories(items: list[Item]) -> list[Item]:

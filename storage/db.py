@@ -134,6 +134,7 @@ def _tables() -> list[Table]:
         models.crawl_run_table,
         models.delivery_table,
         models.operator_notice_table,
+        models.source_health_table,
     ]
 
 
