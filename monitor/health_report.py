@@ -62,7 +62,9 @@ class HealthReporter:
                 previous = rows.get(source_id)
                 if health.alarm is None or (previous and previous.state == health.alarm):
                     continue
-                store.enter_state(conn, source_id, health.alarm, health.detail, now, previous)
+                store.enter_state(conn, source_id, health.alarm, health.alarm_detail, now, previous)
+                if previous is None and health.alarm == "ok":
+                    continue  # first judgement of a healthy source: nothing happened
                 log.log(
                     logging.INFO if health.alarm == "ok" else logging.WARNING,
                     "source health changed",
@@ -70,7 +72,7 @@ class HealthReporter:
                         "source": source_id,
                         "state": health.alarm,
                         "previous": previous.state if previous else "unknown",
-                        "detail": health.detail,
+                        "detail": health.alarm_detail,
                     },
                 )
             # Sources no longer configured are left alone: nobody needs news of them.

@@ -102,7 +102,8 @@ class SourceHealth:
     # ok | failing | extraction broken | silent | never polled | not collected | disabled
     state: str
     alarm: str | None  # ok | failing | extraction broken | silent; None: not judged (see state)
-    detail: str  # why the state or alarm is not ok ("" when both are ok)
+    detail: str  # why the state is not ok ("" when it is)
+    alarm_detail: str  # why the alarm is not ok: the text of the operator's notice
     last_new_at: datetime | None
     silent_after: timedelta | None
     median_gap: timedelta | None
@@ -133,10 +134,10 @@ def judge(
     """One source's state and alarm from what storage says about it (no I/O)."""
     how = collection_state(source)
     if how in ("disabled", "not collected"):
-        return SourceHealth(source.id, how, None, "", output.last_new_at, None, None)
+        return SourceHealth(source.id, how, None, "", "", output.last_new_at, None, None)
     polled = status is not None and status.last_poll_at is not None
     if not polled and not listing_crawls:
-        return SourceHealth(source.id, "never polled", None, "", output.last_new_at, None, None)
+        return SourceHealth(source.id, "never polled", None, "", "", output.last_new_at, None, None)
 
     failures = status.consecutive_failures if status is not None else 0
     last_success = status.last_success_at if status is not None else None
@@ -196,7 +197,8 @@ def judge(
         source=source.id,
         state=state,
         alarm=alarm,
-        detail=detail or alarm_detail,
+        detail=detail,
+        alarm_detail=alarm_detail,
         last_new_at=output.last_new_at,
         silent_after=cadence.silent_after,
         median_gap=cadence.median_gap,

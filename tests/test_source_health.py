@@ -158,6 +158,13 @@ def test_states_for_status(tmp_path: Path) -> None:
         with db.write() as conn:
             state.record_source_poll(conn, "dd", now=at, error="HTTP 503 from the feed")
         assert judged(at)["dd"] == ("failing", "failing" if n == 3 else "ok")
+        with db.read() as conn:
+            h = assess(conn, config, at)["dd"]
+        polls = "the last poll" if n == 1 else f"the last {n} polls"
+        assert h.detail == (
+            f"{polls} failed; last success 2026-11-23 06:00 UTC; last error: HTTP 503 from the feed"
+        )
+        assert h.alarm_detail == (h.detail if n == 3 else "")  # what the notice would say
     with db.write() as conn:
         state.record_source_poll(conn, "dd", now=T0 + 90 * MINUTE, error=None)
     assert judged(T0 + 90 * MINUTE)["dd"] == ("ok", "ok")
