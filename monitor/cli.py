@@ -668,6 +668,13 @@ def check_config(obj: Context) -> None:
         + ("[yellow]allowed[/]" if cfg.fetch.allow_private_networks else "refused")
         + f", max {cfg.fetch.max_bytes} bytes, timeout {cfg.fetch.total_timeout:g}s"
     )
+    metrics = cfg.metrics
+    if metrics.enabled:
+        host = f"[{metrics.host}]" if ":" in metrics.host else metrics.host
+        where = f"http://{host}:{metrics.port or '<any free port>'}"
+        console.print(f"metrics: {escape(where)}/metrics and /healthz")
+    else:
+        console.print("metrics: off")
     console.print(f"database: {escape(resolve_db_url(obj.db_url))}")
 
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,6 +54,16 @@ class DispatchReport:
     retrying: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    # (channel, result) → deliveries, result being sent, retry or failed: for the metrics
+    by_channel: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, other: DispatchReport) -> None:
+        self.sent += other.sent
+        self.messages += other.messages
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.errors += other.errors
+        self.by_channel.update(other.by_channel)
 
 
 def secret_environment(config: Config) -> dict[str, str]:
@@ -126,11 +137,7 @@ class Dispatcher:
                 *(self._deliver(sub, dest, rows, env, now) for (sub, dest), rows in groups.items())
             )
             for part in results:
-                report.sent += part.sent
-                report.messages += part.messages
-                report.retrying += part.retrying
-                report.failed += part.failed
-                report.errors += part.errors
+                report.add(part)
             return report
 
     def _claim(self, now: datetime) -> list[dict[str, Any]]:
@@ -157,6 +164,7 @@ class Dispatcher:
                 self._record_failure, rows, "destination no longer configured", now, True
             )
             report.failed += len(rows)
+            report.by_channel[(rows[0]["channel"], "failed")] += len(rows)
             return report
         tz = ZoneInfo(sub.timezone)
         items = await asyncio.to_thread(self._items, rows)
@@ -170,6 +178,7 @@ class Dispatcher:
                 await asyncio.to_thread(self._record_sent, ids, message.message_id)
                 report.sent += len(ids)
                 report.messages += 1
+                report.by_channel[(dest.channel, "sent")] += len(ids)
                 continue
             error = result.error or "send failed"
             final = await asyncio.to_thread(
@@ -180,6 +189,7 @@ class Dispatcher:
                 report.failed += len(ids)
             else:
                 report.retrying += len(ids)
+            report.by_channel[(dest.channel, "failed" if final else "retry")] += len(ids)
             log.warning(
                 "delivery failed",
                 extra={

@@ -164,6 +164,7 @@ def test_check_config_on_shipped_file() -> None:
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout and "refused" in result.stdout
     assert "feeds+spider" in result.stdout  # JT and DD: both; ORF: spider only
+    assert "metrics: off" in result.stdout
 
 
 def test_unknown_source_is_a_usage_error(mirror: Path, db_path: Path) -> None:
