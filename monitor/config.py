@@ -283,7 +283,7 @@ def is_loopback_host(host: str) -> bool:
     if name == "localhost":
         return True
     try:
-        return ipaddress.ip_address(name.strip("[]")).is_loopback
+        return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False  # another host name: where it resolves is not known at config time
 
@@ -295,6 +295,12 @@ class MetricsConfig(_Strict):
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=9464, ge=0, le=65535)  # 0: any free port (the log line names it)
     allow_remote: bool = False  # needed for any host that is not loopback
+
+    @field_validator("host")
+    @classmethod
+    def _no_brackets(cls, v: str) -> str:
+        # "[::1]" is how URLs write an IPv6 address; the socket wants "::1".
+        return v.strip().removeprefix("[").removesuffix("]")
 
     @model_validator(mode="after")
     def _loopback_only(self) -> MetricsConfig:

@@ -75,12 +75,14 @@ class HealthReporter:
                         "detail": health.alarm_detail,
                     },
                 )
-            # Sources no longer configured are left alone: nobody needs news of them.
+            # Sources not judged now (removed from feeds.yaml, disabled) are left alone: nobody
+            # needs news of them, not even a notice still owed from before.
             owed = [
                 row
                 for row in store.load(conn).values()
                 if row.owed
-                and row.source_id in self.names
+                and row.source_id in judged
+                and judged[row.source_id].alarm is not None
                 and (row.retry_at is None or row.retry_at <= now)
             ]
         return [self._send(row, now) for row in owed]
@@ -88,18 +90,24 @@ class HealthReporter:
     def _send(self, row: store.HealthRow, now: datetime) -> Notice:
         title, body = self.render(row)
         delivered = self.tell(title, body)
+        delay = min(RETRY_FIRST * 2**row.attempts, RETRY_MAX)
         with self.db.write() as conn:
             if delivered:
                 store.mark_reported(conn, row.source_id, row.state, now)
             else:
-                delay = min(RETRY_FIRST * 2**row.attempts, RETRY_MAX)
                 store.mark_failed(
                     conn, row.source_id, row.state, "operator notice not delivered", now + delay
                 )
-        log.info(
-            "operator told about source health" if delivered else "operator notice will be retried",
-            extra={"source": row.source_id, "state": row.state},
-        )
+        if not delivered:
+            log.warning(
+                "operator notice will be retried",
+                extra={"source": row.source_id, "state": row.state, "at": now + delay},
+            )
+        elif self.config.alerts.operator:  # otherwise tell_operator logged the notice itself
+            log.info(
+                "operator told about source health",
+                extra={"source": row.source_id, "state": row.state},
+            )
         return Notice(row.source_id, row.state, title, body, delivered)
 
     def render(self, row: store.HealthRow) -> tuple[str, str]:

@@ -119,13 +119,11 @@ def mark_reported(conn: Connection, source_id: str, state: str, now: datetime) -
 
 def mark_failed(
     conn: Connection, source_id: str, state: str, error: str, retry_at: datetime
-) -> int:
-    """A notice could not be sent; returns the attempts so far."""
+) -> None:
+    """A notice could not be sent: count the attempt, try again from retry_at."""
     t = source_health_table
     conn.execute(
         update(t)
         .where(t.c.source_id == source_id, t.c.state == state)
         .values(attempts=t.c.attempts + 1, last_error=error, retry_at=retry_at)
     )
-    attempts = conn.execute(select(t.c.attempts).where(t.c.source_id == source_id)).scalar()
-    return int(attempts or 0)

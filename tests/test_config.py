@@ -123,9 +123,9 @@ def test_metrics_are_off_by_default_and_loopback(tmp_path: Path) -> None:
         9464,
         False,
     )
-    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2", "[::1]"):
         text = VALID + f"metrics:\n  enabled: true\n  host: '{host}'\n  port: 0\n"
-        assert load_config(write(tmp_path, text)).config.metrics.host == host
+        assert load_config(write(tmp_path, text)).config.metrics.host == host.strip("[]")
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "metrics.example.org"])

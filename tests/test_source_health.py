@@ -64,9 +64,12 @@ class Clock:
         return self.now
 
 
-def make_config(tmp_path: Path, **alerts: Any) -> Config:
+def make_config(tmp_path: Path, disabled: tuple[str, ...] = (), **alerts: Any) -> Config:
     data = yaml.safe_load(textwrap.dedent(CONFIG))
     data["alerts"] = alerts
+    for source in data["sources"]:
+        if source["id"] in disabled:
+            source["enabled"] = False
     path = tmp_path / "feeds.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return load_config(path).config
@@ -315,4 +318,25 @@ def test_a_problem_gone_before_it_was_told_is_not_reported(
     collect(db, config, [article(50, clock.now)], clock.now)
     clock.now += 10 * MINUTE
     assert health.check() == []  # ok again before anyone heard it was silent: nothing to say
+    assert smtp_server.messages == []
+
+
+def test_a_source_disabled_while_its_notice_is_owed_gets_none(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    ops = [smtp_server.mail_url(to="ops@example.org")]
+    config = make_config(tmp_path, operator=ops)
+    clock = Clock(T0)
+    db = open_db(tmp_path)
+    health = HealthReporter(config, db, Dispatcher(config, db, now=clock).tell_operator, now=clock)
+    collect(db, config, every_12_hours(10, T0 - HOUR), T0)
+    smtp_server.stop()
+    clock.now = T0 + 4 * DAY
+    [failed] = health.check()
+    assert failed.state == "silent" and not failed.delivered
+    smtp_server.start()
+    config = make_config(tmp_path, disabled=("dd",), operator=ops)  # the operator switched it off
+    health = HealthReporter(config, db, Dispatcher(config, db, now=clock).tell_operator, now=clock)
+    clock.now += DAY
+    assert health.check() == []
     assert smtp_server.messages == []
