@@ -301,7 +301,7 @@ class Daemon:
         withheld = False
         while True:
             healthy, reason = self.heartbeat.check()
-            if healthy:
+            if healthy or self.heartbeat.stopping:  # shutting down is not being stuck
                 self.systemd.watchdog()
                 withheld = False
             elif not withheld:
