@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
-from monitor import __version__
+from monitor import __version__, source_health
 from monitor.config import Config, ConfigError, LoadedConfig, load_config
 from monitor.crawl import CrawlReport, CrawlRunner, run_async
 from monitor.daemon import collection_state, has_spider, run_daemon
@@ -37,6 +37,7 @@ from spiders import SPIDERS
 from storage import articles as store
 from storage import backup as backup_store
 from storage import crawls, deliveries
+from storage import health as health_store
 from storage import sources as state
 from storage.db import Database, resolve_db_url
 
@@ -518,27 +519,21 @@ def status(obj: Context, as_json: bool) -> None:
         latest_crawl = crawls.latest_crawls(conn)
         totals = store.count_by_source(conn)
         recent = store.count_by_source(conn, since=now - timedelta(hours=24))
+        judged = source_health.assess(conn, loaded.config, now)
+        reported = health_store.load(conn)
     rows: list[dict[str, Any]] = []
     for source in loaded.config.sources:
         how = collection_state(source)
         st = polled.get(source.id)
         last_crawl = latest_crawl.get(source.id)
-        never = (st is None or st.last_poll_at is None) and last_crawl is None
-        if how in ("disabled", "not collected"):
-            label = how
-        elif never:
-            label = "never polled"
-        elif st is not None and st.consecutive_failures:
-            label = "failing"
-        elif last_crawl is not None and last_crawl["problem"]:
-            label = "extraction broken"
-        else:
-            label = "ok"
+        health = judged[source.id]
+        told = reported.get(source.id)
         rows.append(
             {
                 "source": source.id,
                 "name": source.name,
-                "state": label,
+                "state": health.state,
+                "detail": health.detail or None,
                 "collected_by": how,
                 "last_poll": _iso(st.last_poll_at) if st else None,
                 "last_success": _iso(st.last_success_at) if st else None,
@@ -549,6 +544,13 @@ def status(obj: Context, as_json: bool) -> None:
                 "crawl_problem": last_crawl["problem"] if last_crawl else None,
                 "articles": totals.get(source.id, 0),
                 "articles_24h": recent.get(source.id, 0),
+                "last_new_article": _iso(health.last_new_at),
+                "silent_after_hours": (
+                    round(health.silent_after.total_seconds() / 3600, 1)
+                    if health.silent_after is not None
+                    else None
+                ),
+                "operator_told": told.reported_state if told else None,
                 "feeds": [
                     {
                         "url": f.url,
@@ -573,6 +575,7 @@ def status(obj: Context, as_json: bool) -> None:
             "ok": "green",
             "failing": "red",
             "extraction broken": "red",
+            "silent": "yellow",
             "not collected": "yellow",
         }.get(row["state"], "")
         state_cell = f"[{colour}]{row['state']}[/]" if colour else row["state"]
@@ -583,7 +586,7 @@ def status(obj: Context, as_json: bool) -> None:
             str(row["consecutive_failures"]),
             str(row["articles"]),
             str(row["articles_24h"]),
-            escape((row["crawl_problem"] or row["last_error"] or "")[:200]),
+            escape((row["detail"] or row["crawl_problem"] or row["last_error"] or "")[:200]),
         )
     _stdout().print(table)
 
@@ -806,6 +809,13 @@ def check_config(obj: Context) -> None:
         + ("[yellow]allowed[/]" if cfg.fetch.allow_private_networks else "refused")
         + f", max {cfg.fetch.max_bytes} bytes, timeout {cfg.fetch.total_timeout:g}s"
     )
+    metrics = cfg.metrics
+    if metrics.enabled:
+        host = f"[{metrics.host}]" if ":" in metrics.host else metrics.host
+        where = f"http://{host}:{metrics.port or '<any free port>'}"
+        console.print(f"metrics: {escape(where)}/metrics and /healthz")
+    else:
+        console.print("metrics: off")
     console.print(f"database: {escape(resolve_db_url(obj.db_url))}")
 
 

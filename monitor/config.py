@@ -5,6 +5,7 @@ Reads: the YAML file. Writes: nothing.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -297,10 +298,48 @@ class AlertSettings(_Strict):
     dispatch_interval: Seconds = 30.0
 
 
+def is_loopback_host(host: str) -> bool:
+    """Whether a metrics host stays on this machine: localhost or a loopback IP literal."""
+    name = host.strip().lower().rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # another host name: where it resolves is not known at config time
+
+
+class MetricsConfig(_Strict):
+    """The Prometheus /metrics and /healthz endpoint: off by default, this machine only."""
+
+    enabled: bool = False
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=9464, ge=0, le=65535)  # 0: any free port (the log line names it)
+    allow_remote: bool = False  # needed for any host that is not loopback
+
+    @field_validator("host")
+    @classmethod
+    def _no_brackets(cls, v: str) -> str:
+        # "[::1]" is how URLs write an IPv6 address; the socket wants "::1".
+        return v.strip().removeprefix("[").removesuffix("]")
+
+    @model_validator(mode="after")
+    def _loopback_only(self) -> MetricsConfig:
+        # The endpoint has no authentication: exposing it must be a deliberate choice.
+        if not self.allow_remote and not is_loopback_host(self.host):
+            raise _PathError(
+                ("host",),
+                f"{self.host!r} is not a loopback address; metrics are served to this machine "
+                "only (127.0.0.1, ::1, localhost) unless metrics.allow_remote is true",
+            )
+        return self
+
+
 class Config(_Strict):
     fetch: FetchConfig = FetchConfig()
     crawl: CrawlSettings = CrawlSettings()
     alerts: AlertSettings = AlertSettings()
+    metrics: MetricsConfig = MetricsConfig()
     subscribers: list[SubscriberConfig] = Field(default_factory=list)
     sources: list[SourceConfig] = Field(min_length=1)
     relevance: RelevanceConfig

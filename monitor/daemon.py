@@ -1,8 +1,10 @@
 """The daemon: APScheduler runs each source's refresh on its interval until SIGTERM/SIGINT.
 
-Reads: the config. Writes: through Refresher (articles, state, fetch log). Jobs coalesce missed
-runs into one, never overlap for the same source, and run late rather than being dropped when the
-loop was busy (misfire_grace_time = the source's interval).
+Reads: the config. Writes: through Refresher (articles, state, fetch log), the dispatcher (alert
+deliveries) and the health reporter (source health, operator notices); metrics in memory, served
+on loopback when metrics.enabled. Jobs coalesce missed runs into one, never overlap for the same
+source, and run late rather than being dropped when the loop was busy (misfire_grace_time = the
+source's interval). A heartbeat job shows the scheduler is alive to /healthz and the watchdog.
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ from apscheduler.events import (
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor import telemetry
 from monitor.config import Config, SourceConfig
 from monitor.crawl import CrawlRunner, run_async
 from monitor.dispatch import Dispatcher
 from monitor.fetch import Fetcher
+from monitor.health_report import HealthReporter
+from monitor.heartbeat import Heartbeat
+from monitor.metrics import METRICS, Metrics, MetricsServer, default_metrics
 from monitor.refresh import Refresher, fetch_settings, utcnow
 from monitor.sdnotify import SystemdNotifier
-from spiders import SPIDERS
+from monitor.source_health import collection_state, has_spider
 from storage import articles as store
-from storage import crawls
+from storage import crawls, deliveries
 from storage import sources as state
 from storage.db import Database
 
@@ -42,24 +48,17 @@ STAGGER = 2.0  # seconds between the first polls of consecutive sources at start
 SEEN_RETENTION = timedelta(days=90)
 FETCH_LOG_RETENTION = timedelta(days=30)
 
-
-def has_spider(source: SourceConfig) -> bool:
-    return source.crawl is not None and source.id in SPIDERS
-
-
-def collection_state(source: SourceConfig) -> str:
-    """'feeds', 'spider', 'feeds+spider', 'not collected' or 'disabled'."""
-    if not source.enabled:
-        return "disabled"
-    ways = [
-        name for name, on in (("feeds", bool(source.feeds)), ("spider", has_spider(source))) if on
-    ]
-    return "+".join(ways) if ways else "not collected"
+__all__ = ["Daemon", "collection_state", "has_spider", "run_daemon"]
 
 
 class Daemon:
     def __init__(
-        self, config: Config, db: Database, *, now: Callable[[], datetime] = utcnow
+        self,
+        config: Config,
+        db: Database,
+        *,
+        now: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.db = db
@@ -67,11 +66,15 @@ class Daemon:
         self.stopping = asyncio.Event()
         self._inflight: set[asyncio.Task[object]] = set()
         self.systemd = SystemdNotifier()
+        self.metrics = metrics if metrics is not None else default_metrics()
+        self.heartbeat = Heartbeat(self.metrics)
+        self._health_lock = asyncio.Lock()
 
     def request_stop(self) -> None:
         if not self.stopping.is_set():
             log.info("stop requested; finishing in-flight polls")
             self.systemd.stopping()
+            self.heartbeat.stopping = True  # /healthz answers 503 "shutting down" from now on
             self.stopping.set()
 
     async def run(self) -> int:
@@ -90,9 +93,14 @@ class Daemon:
                 self.config, self.db, now=self.now, alerts=refresher.pipeline.alerts
             )
             await asyncio.to_thread(self.dispatcher.recover)
+            self.reporter = HealthReporter(
+                self.config, self.db, self.dispatcher.tell_operator, now=self.now
+            )
+            await asyncio.to_thread(self._seed_metrics)
             scheduler = self._schedule(refresher)
             scheduler.start()
             jobs = len(scheduler.get_jobs())
+            server = await self._start_metrics()
             log.info("daemon started", extra={"jobs": jobs, "db": self.db.url})
             self.systemd.ready(f"running {jobs} jobs")
             watchdog = asyncio.create_task(self._watchdog())
@@ -110,6 +118,8 @@ class Daemon:
                 # a send in flight is recorded, not abandoned
                 await asyncio.wait_for(self.dispatcher.wait_idle(), self._left(deadline) + 5)
             scheduler.shutdown(wait=False)
+            if server is not None:
+                await server.stop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         log.info("daemon stopped")
@@ -173,7 +183,48 @@ class Daemon:
             next_run_time=start + timedelta(minutes=5),
             misfire_grace_time=3600,
         )
+        self.heartbeat.install(scheduler)
         return scheduler
+
+    async def _start_metrics(self) -> MetricsServer | None:
+        """/metrics and /healthz, when enabled. A port in use is logged, not fatal: collecting
+        the news matters more than its metrics, and a scraper notices the missing endpoint."""
+        settings = self.config.metrics
+        if not settings.enabled:
+            return None
+        server = MetricsServer(
+            self.metrics,
+            self.heartbeat.check,
+            settings.host,
+            settings.port,
+            allow_remote=settings.allow_remote,
+        )
+        try:
+            await server.start()
+        except (OSError, ValueError) as exc:
+            log.error(
+                "metrics server not started; running without it",
+                extra={"host": settings.host, "port": settings.port, "error": str(exc)},
+            )
+            return None
+        return server
+
+    def _seed_metrics(self) -> None:
+        """Series for every configured source from the start, and the stored last successes,
+        so a restart does not make every source look as if it never succeeded."""
+        telemetry.declare(self.metrics, self.config)
+        configured = {s.id for s in self.config.sources}
+        with self.db.read() as conn:
+            statuses = state.source_status(conn)
+            latest = {sid: crawls.recent_listing_crawls(conn, sid, 1) for sid in configured}
+            pending = deliveries.count_pending(conn)
+        for sid, st in statuses.items():
+            if sid in configured and st.last_success_at is not None:
+                telemetry.set_last_success(self.metrics, sid, st.last_success_at)
+        for sid, runs in latest.items():
+            if runs and not runs[0]["problem"]:
+                telemetry.set_last_success(self.metrics, sid, runs[0]["started_at"])
+        telemetry.set_pending(self.metrics, pending)
 
     async def _guarded(self, refresher: Refresher, source: SourceConfig, kind: str) -> None:
         """One poll or crawl, tracked so shutdown can wait for it; an exception is only logged."""
@@ -184,22 +235,39 @@ class Daemon:
         self._inflight.add(task)
         try:
             if kind == "crawl" and refresher.crawler is not None:
-                new = (await refresher.crawler.crawl(source)).new
+                crawled = await refresher.crawler.crawl(source)
+                telemetry.record_crawl(self.metrics, crawled, self.now())
+                new = crawled.new
             else:
-                new = (await refresher.refresh_source(source)).total("new")
+                polled = await refresher.refresh_source(source)
+                telemetry.record_poll(self.metrics, polled, self.now())
+                new = polled.total("new")
             if new and self.config.subscribers:
                 await self._dispatch()  # new articles alert now, not at the next dispatch tick
             self.systemd.status(f"last {kind} {source.id}: {new} new")
+            await self._check_health()  # a source that just failed, broke or recovered
         except asyncio.CancelledError:
             raise
         except Exception:
+            telemetry.record_crash(self.metrics, source.id, kind)
             log.exception(f"{kind} crashed", extra={"source": source.id})
         finally:
             self._inflight.discard(task)
 
+    async def _check_health(self) -> None:
+        """Judge every source and tell the operator of changes; one check at a time, so two
+        polls finishing together cannot send the same notice twice."""
+        async with self._health_lock:
+            try:
+                await asyncio.to_thread(self.reporter.check)
+            except Exception:
+                log.exception("source health check crashed")
+
     async def _dispatch(self) -> None:
         try:
             report = await self.dispatcher.run_once()
+            telemetry.record_dispatch(self.metrics, report)
+            telemetry.set_pending(self.metrics, await asyncio.to_thread(self._count_pending))
         except Exception:
             log.exception("dispatch crashed")
             return
@@ -218,14 +286,27 @@ class Daemon:
     def _left(deadline: float) -> float:
         return max(0.1, deadline - asyncio.get_running_loop().time())
 
+    def _count_pending(self) -> int:
+        with self.db.read() as conn:
+            return deliveries.count_pending(conn)
+
     async def _watchdog(self) -> None:
         """WATCHDOG=1 from a task on the event loop itself: if the loop is blocked, pings stop
-        and systemd restarts the service (a separate thread would keep pinging regardless)."""
+        and systemd restarts the service (a separate thread would keep pinging regardless).
+        Pings also stop while the scheduler's heartbeat is stale: a loop that runs but no
+        longer runs jobs is restarted too."""
         interval = self.systemd.watchdog_interval()
         if interval is None:
             return
+        withheld = False
         while True:
-            self.systemd.watchdog()
+            healthy, reason = self.heartbeat.check()
+            if healthy or self.heartbeat.stopping:  # shutting down is not being stuck
+                self.systemd.watchdog()
+                withheld = False
+            elif not withheld:
+                withheld = True
+                log.error("watchdog pings withheld: scheduler stuck", extra={"reason": reason})
             await asyncio.sleep(interval)
 
     async def _drain(self, timeout: float = SHUTDOWN_GRACE) -> None:
@@ -241,6 +322,7 @@ class Daemon:
 
     async def _maintain(self) -> None:
         await asyncio.to_thread(self._prune)
+        await self._check_health()  # also retries notices that could not be sent
 
     def _prune(self) -> None:
         now = self.now()
@@ -261,4 +343,4 @@ def _log_job_event(event: JobExecutionEvent) -> None:
 
 
 def run_daemon(config: Config, db: Database) -> int:
-    return run_async(Daemon(config, db).run)
+    return run_async(Daemon(config, db, metrics=METRICS).run)

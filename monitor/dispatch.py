@@ -12,22 +12,27 @@ import asyncio
 import logging
 import os
 import signal
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from monitor.alert import Alerts
 from monitor.config import Config
+from monitor.logs import add_secrets
 from monitor.notify import (
     Item,
     Message,
     SendResult,
     load_credentials,
+    placeholders,
     redact,
     render_digest,
+    render_notice,
     render_single,
     send,
 )
@@ -49,12 +54,33 @@ class DispatchReport:
     retrying: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    # (channel, result) → deliveries, result being sent, retry or failed: for the metrics
+    by_channel: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, other: DispatchReport) -> None:
+        self.sent += other.sent
+        self.messages += other.messages
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.errors += other.errors
+        self.by_channel.update(other.by_channel)
 
 
 def secret_environment(config: Config) -> dict[str, str]:
-    """Values for ${VAR} placeholders: the environment, overlaid by alerts.credentials_file."""
+    """Values for ${VAR} placeholders: the environment, overlaid by alerts.credentials_file.
+
+    The values the configured URLs use (and everything in the credentials file) are registered
+    with the log formatter, which then never prints them.
+    """
     path = config.alerts.credentials_file
-    return {**os.environ, **load_credentials(Path(path) if path else None)}
+    credentials = load_credentials(Path(path) if path else None)
+    env = {**os.environ, **credentials}
+    templates = [u for s in config.subscribers for u in s.urls] + config.alerts.operator
+    used = {name for url in templates for name in placeholders(url)}
+    values = [*credentials.values(), *(env[name] for name in used if name in env)]
+    # Expanded URLs carry the values percent-encoded (notify._expand): hide both forms.
+    add_secrets([*values, *(quote(v, safe=":") for v in values)])
+    return env
 
 
 def _crash_point(name: str) -> None:
@@ -111,11 +137,7 @@ class Dispatcher:
                 *(self._deliver(sub, dest, rows, env, now) for (sub, dest), rows in groups.items())
             )
             for part in results:
-                report.sent += part.sent
-                report.messages += part.messages
-                report.retrying += part.retrying
-                report.failed += part.failed
-                report.errors += part.errors
+                report.add(part)
             return report
 
     def _claim(self, now: datetime) -> list[dict[str, Any]]:
@@ -142,6 +164,7 @@ class Dispatcher:
                 self._record_failure, rows, "destination no longer configured", now, True
             )
             report.failed += len(rows)
+            report.by_channel[(rows[0]["channel"], "failed")] += len(rows)
             return report
         tz = ZoneInfo(sub.timezone)
         items = await asyncio.to_thread(self._items, rows)
@@ -162,6 +185,7 @@ class Dispatcher:
                 await asyncio.to_thread(self._record_sent, ids, message.message_id)
                 report.sent += len(ids)
                 report.messages += 1
+                report.by_channel[(dest.channel, "sent")] += len(ids)
                 continue
             error = result.error or "send failed"
             final = await asyncio.to_thread(
@@ -172,6 +196,7 @@ class Dispatcher:
                 report.failed += len(ids)
             else:
                 report.retrying += len(ids)
+            report.by_channel[(dest.channel, "failed" if final else "retry")] += len(ids)
             log.warning(
                 "delivery failed",
                 extra={
@@ -263,27 +288,31 @@ class Dispatcher:
                 conn, f"delivery-failed:{rows[0]['subscriber']}:{rows[0]['destination']}", now
             )
         if tell:
-            self._tell_operator(
+            self.tell_operator(
                 f"Alerts to subscriber {rows[0]['subscriber']} failed",
                 f"{len(rows)} deliveries gave up after {attempts} attempt(s): {error}",
             )
         return final
 
-    def _tell_operator(self, title: str, body: str) -> None:
+    def tell_operator(self, title: str, body: str) -> bool:
+        """Send a notice to every alerts.operator URL (blocking). True when at least one took it,
+        or when none is configured (the notice is then logged instead: nothing to retry)."""
         if not self.config.alerts.operator:
             log.error("operator notice (no operator URL configured)", extra={"title": title})
-            return
+            return True
         env = self.environment()
-        from monitor.notify import render_notice
-
         message = render_notice(title, body)
+        delivered = False
         for url in self.config.alerts.operator:
             result = self.sender(url, message, env)
-            if not result.ok:
+            if result.ok:
+                delivered = True
+            else:
                 log.error(
                     "operator notice failed",
                     extra={"destination": redact(url), "error": result.error},
                 )
+        return delivered
 
 
 def _unique_stories(items: list[Item]) -> list[Item]:

@@ -47,6 +47,13 @@ class Metrics:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._families: dict[str, _Family] = {}
+        self._collectors: list[Callable[[Metrics], None]] = []
+
+    def add_collector(self, collect: Callable[[Metrics], None]) -> None:
+        """Call collect(self) before every render: for values that age, such as the time since
+        the last heartbeat. It runs on the scraping thread or loop, so it must not block."""
+        with self._lock:
+            self._collectors.append(collect)
 
     def describe(
         self, name: str, help: str, kind: Kind, *, labels: Sequence[str] | None = None
@@ -90,6 +97,10 @@ class Metrics:
 
     def render(self) -> str:
         """Text exposition 0.0.4: families by name, samples by label values; HELP/TYPE for all."""
+        with self._lock:
+            collectors = list(self._collectors)
+        for collect in collectors:
+            collect(self)
         with self._lock:
             snapshot = [
                 (name, f.kind, f.help, sorted(f.samples.items()))
@@ -213,6 +224,12 @@ def default_metrics() -> Metrics:
     m.describe(
         "monitor_scheduler_heartbeat_timestamp_seconds",
         "Unix time of the scheduler's last heartbeat.",
+        "gauge",
+        labels=(),
+    )
+    m.describe(
+        "monitor_scheduler_heartbeat_age_seconds",
+        "Seconds since the scheduler's last heartbeat (/healthz fails when it is stale).",
         "gauge",
         labels=(),
     )

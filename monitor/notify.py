@@ -288,6 +288,11 @@ def _expand(url: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     return _PLACEHOLDER.sub(replace, url), used
 
 
+def placeholders(url: str) -> list[str]:
+    """The ${NAME} placeholder names a URL template uses."""
+    return _PLACEHOLDER.findall(url)
+
+
 def expand_secrets(url: str, env: Mapping[str, str]) -> str:
     """Replace ${NAME} placeholders from env (values percent-encoded); missing/empty NAME raises.
 

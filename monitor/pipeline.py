@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,8 @@ from monitor.tag import sector_group, tag
 from monitor.terms import TermMatcher
 from storage import articles as store
 from storage.db import Database
+
+log = logging.getLogger("monitor.pipeline")
 
 
 @dataclass
@@ -136,6 +139,18 @@ class Pipeline:
             for row_id, article in fuller:
                 store.update_text(conn, row_id, article, now)
             outcome.updated = len(fuller)
+        if ingest_mode == "live":  # a backfill would flood the journal with old news
+            for row_id, article in outcome.new:
+                # One line per new article; the title comes from the web, the formatter escapes it.
+                log.info(
+                    "article stored",
+                    extra={
+                        "source": source_id,
+                        "id": row_id,
+                        "title": article.title,
+                        "url": article.url,
+                    },
+                )
         return outcome
 
 

@@ -35,3 +35,14 @@ def has_crawled(conn: Connection, source_id: str) -> bool:
     t = crawl_run_table
     query = select(t.c.id).where(t.c.source_id == source_id, t.c.responses > 0).limit(1)
     return conn.execute(query).first() is not None
+
+
+def recent_listing_crawls(conn: Connection, source_id: str, limit: int) -> list[dict[str, Any]]:
+    """The newest crawls of a source's listing pages, newest first. Enrichment fetches (article
+    pages only: no listing page and never a problem) say nothing about the layout; left out."""
+    t = crawl_run_table
+    listing = (t.c.listing_pages > 0) | t.c.problem.is_not(None)
+    query = (
+        select(t).where(t.c.source_id == source_id, listing).order_by(t.c.id.desc()).limit(limit)
+    )
+    return [dict(row) for row in conn.execute(query).mappings()]

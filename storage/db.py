@@ -135,6 +135,7 @@ def _tables() -> list[Table]:
         models.delivery_table,
         models.operator_notice_table,
         models.backfill_route_table,
+        models.source_health_table,
     ]
 
 

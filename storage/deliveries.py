@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, or_, select, update
+from sqlalchemy import Connection, and_, exists, func, or_, select, update
 
 from storage.db import insert_for
 from storage.models import (
@@ -179,3 +179,10 @@ def notice_once(conn: Connection, key: str, now: datetime) -> bool:
 def forget_notice(conn: Connection, key: str) -> None:
     o = operator_notice_table
     conn.execute(o.delete().where(o.c.key == key))
+
+
+def count_pending(conn: Connection) -> int:
+    """Deliveries not yet sent: waiting (for their time, a retry or a digest) or being sent."""
+    d = delivery_table
+    query = select(func.count()).select_from(d).where(d.c.state.in_(("pending", "sending")))
+    return int(conn.execute(query).scalar_one())

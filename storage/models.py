@@ -253,6 +253,25 @@ class OperatorNotice(SQLModel, table=True):
     sent_at: datetime = _ts(nullable=False)
 
 
+class SourceHealthRow(SQLModel, table=True):
+    """A source's health as the daemon last judged it, and what the operator was told about it.
+
+    The operator is owed a notice while state differs from reported_state (a row first seen
+    as ok owes nothing); a failed send is retried from retry_at.
+    """
+
+    __tablename__ = "source_health"
+    source_id: str = Field(primary_key=True)
+    state: str  # ok | failing | extraction broken | silent
+    since: datetime = _ts(nullable=False)  # when the source entered this state
+    detail: str = ""  # why, as written into the notice
+    reported_state: str | None = None  # the state of the last notice the operator got
+    reported_at: datetime | None = _ts()
+    attempts: int = 0  # failed sends of the notice owed for `state`
+    last_error: str | None = None
+    retry_at: datetime | None = _ts()
+
+
 def _table(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined,no-any-return]
 
@@ -269,3 +288,4 @@ crawl_run_table = _table(CrawlRun)
 delivery_table = _table(Delivery)
 operator_notice_table = _table(OperatorNotice)
 backfill_route_table = _table(BackfillRoute)
+source_health_table = _table(SourceHealthRow)

@@ -164,6 +164,7 @@ def test_check_config_on_shipped_file() -> None:
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout and "refused" in result.stdout
     assert "feeds+spider" in result.stdout  # JT and DD: both; ORF: spider only
+    assert "metrics: off" in result.stdout
 
 
 def test_unknown_source_is_a_usage_error(mirror: Path, db_path: Path) -> None:
@@ -194,3 +195,50 @@ def test_backup_while_stored_and_check(mirror: Path, db_path: Path, tmp_path: Pa
         monitor("articles", "--json", "--limit", "500", config=mirror, db=db_path).stdout
     )
     assert restored == original and restored
+
+
+def test_status_shows_a_silent_source(tmp_path: Path, db_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.config import load_config
+    from monitor.pipeline import Pipeline
+    from storage import sources as state
+    from storage.db import Database
+    from tests.test_source_health import article
+
+    sources = [
+        {"id": "dd", "name": "DD", "base_url": "https://ddnews.gov.in", "feeds": ["/en/feed/"]},
+        {"id": "jt", "name": "JT", "base_url": "https://www.japantimes.co.jp", "feeds": ["/f/"]},
+    ]
+    config_path = write_config(tmp_path / "feeds.yaml", sources)
+    config = load_config(config_path).config
+    now = datetime.now(UTC)
+    db = Database(f"sqlite:///{db_path}")
+    db.create_schema()
+    with db.write() as conn:
+        state.sync_sources(conn, [("dd", "DD", []), ("jt", "JT", [])])
+    collected = now - timedelta(days=10)  # ten articles a day apart, the last one ten days ago
+    batch = [article(i, collected - timedelta(days=i)) for i in range(10)]
+    for a in batch:
+        a.first_seen_at = collected
+    Pipeline(config, db).process("dd", batch, collected)
+    with db.write() as conn:
+        state.record_source_poll(conn, "dd", now=now - timedelta(minutes=5), error=None)
+        state.record_source_poll(conn, "jt", now=now - timedelta(minutes=5), error=None)
+        state.finish_baseline(conn, "jt", now - timedelta(hours=1))
+    db.dispose()
+
+    rows = {
+        r["source"]: r
+        for r in json.loads(monitor("status", "--json", config=config_path, db=db_path).stdout)
+    }
+    dd = rows["dd"]
+    assert dd["state"] == "silent" and dd["silent_after_hours"] == 144.0  # 6 × a one-day gap
+    assert (
+        dd["detail"].startswith("no new article since ")
+        and "usually one every 24 h" in dd["detail"]
+    )
+    assert dd["last_new_article"] is not None and dd["operator_told"] is None  # no daemon yet
+    assert rows["jt"]["state"] == "ok"  # first collected an hour ago: far from silent
+    table = monitor("status", config=config_path, db=db_path)
+    assert table.returncode == 0 and "silent" in table.stdout and "usually one" in table.stdout

@@ -113,3 +113,32 @@ def test_yaml_syntax_error_and_missing_file(tmp_path: Path) -> None:
     assert "invalid YAML" in problem and str(tmp_path) in problem
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_metrics_are_off_by_default_and_loopback(tmp_path: Path) -> None:
+    metrics = load_config(write(tmp_path, VALID)).config.metrics
+    assert (metrics.enabled, metrics.host, metrics.port, metrics.allow_remote) == (
+        False,
+        "127.0.0.1",
+        9464,
+        False,
+    )
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2", "[::1]"):
+        text = VALID + f"metrics:\n  enabled: true\n  host: '{host}'\n  port: 0\n"
+        assert load_config(write(tmp_path, text)).config.metrics.host == host.strip("[]")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "metrics.example.org"])
+def test_metrics_on_a_non_loopback_host_needs_allow_remote(tmp_path: Path, host: str) -> None:
+    text = VALID + f"metrics:\n  enabled: true\n  port: 9464\n  host: '{host}'\n"
+    [problem] = problems(tmp_path, text)
+    # sources (7) + relevance (3) + sectors (4) = 14 lines, then metrics: enabled, port, host
+    assert problem.startswith(f"{tmp_path / 'feeds.yaml'}:18: metrics.host: ")
+    assert "not a loopback address" in problem and "metrics.allow_remote" in problem
+    allowed = load_config(write(tmp_path, text + "  allow_remote: true\n")).config.metrics
+    assert allowed.host == host and allowed.allow_remote
+
+
+def test_metrics_port_out_of_range(tmp_path: Path) -> None:
+    [problem] = problems(tmp_path, VALID + "metrics:\n  port: 70000\n")
+    assert ":16: metrics.port: " in problem and "65535" in problem

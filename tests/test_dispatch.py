@@ -256,6 +256,7 @@ def test_permanently_failing_channel_does_not_block_others(
     pipeline.process("dd", [art(1, "India-Japan semiconductor pact")], NOW)
     report = dispatch(d)
     assert report.messages == 1 and report.failed == 1  # email sent; Telegram failed for good
+    assert report.by_channel == {("email", "sent"): 1, ("telegram", "failed"): 1}  # metrics
     pipeline.process("dd", [art(2, "India-Japan semiconductor plant")], NOW)
     clock.now += timedelta(minutes=5)
     dispatch(d)

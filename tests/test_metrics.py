@@ -90,6 +90,7 @@ def test_default_registry_is_described_with_fixed_labels() -> None:
         ("monitor_last_success_timestamp_seconds", "gauge"),
         ("monitor_scheduler_lag_seconds", "gauge"),
         ("monitor_scheduler_heartbeat_timestamp_seconds", "gauge"),
+        ("monitor_scheduler_heartbeat_age_seconds", "gauge"),
     ]:
         assert f"# TYPE {name} {kind}\n" in text
         assert f"# HELP {name} " in text
