@@ -33,7 +33,7 @@ from monitor.logs import setup_logging
 from monitor.notify import redact, render_test, send
 from monitor.refresh import Refresher, SourceReport, fetch_settings
 from monitor.rules import Rule, RuleSet, RuleSyntaxError, parse_query
-from spiders import SPIDERS
+from spiders import SPIDER_NAMES
 from storage import articles as store
 from storage import backup as backup_store
 from storage import crawls, deliveries
@@ -374,13 +374,13 @@ def backfill(
     selected = _select_sources(config, sources)
     if sources:
         for source in selected:
-            if source.backfill is None or source.id not in SPIDERS:
+            if source.backfill is None or source.id not in SPIDER_NAMES:
                 raise click.BadParameter(
                     f"source {source.id!r} has no history routes (needs backfill.paths in "
                     "feeds.yaml and a spider in spiders/)",
                     param_hint="--source",
                 )
-    selected = [s for s in selected if s.backfill is not None and s.id in SPIDERS]
+    selected = [s for s in selected if s.backfill is not None and s.id in SPIDER_NAMES]
     if not selected:
         raise click.UsageError("no source has backfill.paths in feeds.yaml")
     if notify_digest and dry_run:

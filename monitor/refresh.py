@@ -20,7 +20,7 @@ from monitor.crawl import CrawlRunner
 from monitor.fetch import Fetcher, FetchError, FetchResult, FetchSettings
 from monitor.parse import FeedParseError, parse_feed
 from monitor.pipeline import Outcome, Pipeline
-from spiders import SPIDERS
+from spiders import SPIDER_NAMES
 from storage import sources as state
 from storage.db import Database
 
@@ -137,7 +137,7 @@ class Refresher:
         if baseline and any(r.outcome in ("ok", "not_modified") for r in reports):
             # The first collection only records what exists; alerts start from the next one.
             await asyncio.to_thread(self._finish_baseline, source.id)
-        if source.enrich and self.crawler is not None and source.id in SPIDERS:
+        if source.enrich and self.crawler is not None and source.id in SPIDER_NAMES:
             short = [a.url for f in reports for _, a in f.new_articles if not a.text]
             if short:
                 enriched = await self.crawler.crawl(source, article_urls=short)

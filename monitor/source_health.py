@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from monitor.config import Config, SourceConfig
-from spiders import SPIDERS
+from spiders import SPIDER_NAMES
 from storage import crawls
 from storage import health as store
 from storage import sources as state_store
@@ -46,7 +46,7 @@ ALARMS = ("ok", "failing", "extraction broken", "silent")
 
 
 def has_spider(source: SourceConfig) -> bool:
-    return source.crawl is not None and source.id in SPIDERS
+    return source.crawl is not None and source.id in SPIDER_NAMES
 
 
 def collection_state(source: SourceConfig) -> str:

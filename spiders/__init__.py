@@ -2,20 +2,51 @@
 
 SPIDERS maps a source id to its OutletSpider subclass (spiders/base.py): japantimes, ddnews, orf.
 Construct through Scrapy with `crawler.crawl(cls, source=..., now=..., skip_url=..., max_pages=...)`
-and read `spider.health` / `spider.layout_problem()` after the crawl.
+and read `spider.health` / `spider.layout_problem()` after the crawl. SPIDER_NAMES answers "has
+this source a spider?" without importing Scrapy, so commands that never crawl start faster.
 """
 
-from spiders.base import CrawlHealth, OutletSpider
-from spiders.ddnews import DDNewsSpider
-from spiders.japantimes import JapanTimesSpider
-from spiders.orf import ORFSpider
+from __future__ import annotations
 
-SPIDERS: dict[str, type[OutletSpider]] = {
-    spider.name: spider for spider in (JapanTimesSpider, DDNewsSpider, ORFSpider)
-}
+from typing import TYPE_CHECKING, Any
+
+SPIDER_NAMES = frozenset({"japantimes", "ddnews", "orf"})
+
+if TYPE_CHECKING:
+    from spiders.base import CrawlHealth, OutletSpider
+    from spiders.ddnews import DDNewsSpider
+    from spiders.japantimes import JapanTimesSpider
+    from spiders.orf import ORFSpider
+
+    SPIDERS: dict[str, type[OutletSpider]]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: importing Scrapy costs about half a second.
+    from spiders.base import CrawlHealth, OutletSpider
+    from spiders.ddnews import DDNewsSpider
+    from spiders.japantimes import JapanTimesSpider
+    from spiders.orf import ORFSpider
+
+    classes: dict[str, Any] = {
+        "CrawlHealth": CrawlHealth,
+        "OutletSpider": OutletSpider,
+        "DDNewsSpider": DDNewsSpider,
+        "JapanTimesSpider": JapanTimesSpider,
+        "ORFSpider": ORFSpider,
+        "SPIDERS": {s.name: s for s in (JapanTimesSpider, DDNewsSpider, ORFSpider)},
+    }
+    if set(classes["SPIDERS"]) != SPIDER_NAMES:
+        raise RuntimeError("spiders.SPIDER_NAMES is out of date with the spider classes")
+    if name not in classes:
+        raise AttributeError(name)
+    globals().update(classes)
+    return classes[name]
+
 
 __all__ = [
     "SPIDERS",
+    "SPIDER_NAMES",
     "CrawlHealth",
     "DDNewsSpider",
     "JapanTimesSpider",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from monitor.article import Article
-from spiders import SPIDERS
+from spiders import SPIDER_NAMES, SPIDERS
 from spiders.japantimes import JapanTimesSpider
 from tests.spiders import (
     BASE,
@@ -48,6 +48,7 @@ def listing(s: JapanTimesSpider, name: str, url: str = LISTING, page_no: int = 1
 
 def test_registered_under_source_id() -> None:
     assert SPIDERS["japantimes"] is JapanTimesSpider
+    assert set(SPIDERS) == SPIDER_NAMES  # the names the CLI checks without importing Scrapy
     s = spider()
     assert s.name == "japantimes"
     assert set(s.allowed_domains) == {"127.0.0.1"}
