@@ -35,8 +35,9 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy monitor spiders storage
 
+# One worker per core: most of the suite's time is subprocesses waiting on loopback servers.
 pytest: dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 bench: install
 	$(BIN)/python bench/poll_bench.py
