@@ -334,17 +334,14 @@ class CrawlRunner:
         return problem
 
     def _skip_function(self, source: SourceConfig) -> Callable[[str], bool]:
-        """Article URLs the spider need not fetch: excluded, or already known with full text."""
-        import re
-
-        excluded = [re.compile(p) for p in source.exclude_urls]
+        """Article URLs the spider need not fetch: already known with full text (the spider
+        checks exclude_urls itself)."""
         rules_hash = self.pipeline.rules_hash
 
         def skip(url: str) -> bool:
-            if any(p.search(url) for p in excluded):
-                return True
+            key = url_hash(url)
             with self.db.read() as conn:
-                return store.known_with_full_text(conn, source.id, url_hash(url), rules_hash)
+                return key in store.settled(conn, source.id, [key], rules_hash)
 
         return skip
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
@@ -80,6 +80,24 @@ class Walk(Protocol):
 class _PageState:
     page: ListingPage
     pending: int
+
+
+_PAGED_PATH = re.compile(r"/page/\d+/?$")
+
+
+def path_page(url: str, page_no: int) -> str:
+    """The WordPress-style page URL <archive>/page/N/ of an archive URL (query dropped)."""
+    parts = urlsplit(url)
+    path = _PAGED_PATH.sub("", parts.path).rstrip("/")
+    return parts._replace(path=f"{path}/page/{page_no}/", query="", fragment="").geturl()
+
+
+def query_page(url: str, param: str, page_no: int) -> str:
+    """The URL with its `param` query parameter set to page_no (the other parameters kept)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != param]
+    query.append((param, str(page_no)))
+    return parts._replace(query=urlencode(query), fragment="").geturl()
 
 
 def _meta(response: Response) -> dict[str, Any]:
@@ -306,6 +324,18 @@ class OutletSpider(scrapy.Spider):
                             continue
         return hrefs
 
+    def article_links(self, response: Response) -> list[str]:
+        """The page's article links in their one form, on-site and article-shaped, each once."""
+        links: dict[str, None] = {}
+        for href in self.listing_links(response):
+            try:
+                url = self.article_link(href)
+            except ValueError:
+                continue
+            if self._allowed(url) and self.is_article_url(url):
+                links[url] = None
+        return list(links)
+
     def parse_listing(self, response: Response) -> Iterator[Any]:
         if not isinstance(response, TextResponse):
             self.health.listing_failures += 1
@@ -321,15 +351,8 @@ class OutletSpider(scrapy.Spider):
             yield from self._walk_listing(response)
             return
         page_no = int(_meta(response).get("page_no", 1))
-        found = 0
-        for href in self.listing_links(response):
-            try:
-                url = self.article_link(href)
-            except ValueError:
-                continue
-            if not self._allowed(url) or not self.is_article_url(url):
-                continue
-            found += 1
+        found = self.article_links(response)
+        for url in found:
             if url in self._seen_articles:
                 continue
             self._seen_articles.add(url)
@@ -426,15 +449,9 @@ class OutletSpider(scrapy.Spider):
         assert self.walk is not None
         meta = _meta(response)
         route, page_no = str(meta["walk_route"]), int(meta["page_no"])
-        links: list[str] = []
-        for href in self.listing_links(response):
-            try:
-                url = self.article_link(href)
-            except ValueError:
-                continue
-            wanted = self._allowed(url) and self.is_article_url(url)
-            if wanted and url not in links and not any(p.search(url) for p in self._exclude):
-                links.append(url)
+        links = [
+            u for u in self.article_links(response) if not any(p.search(u) for p in self._exclude)
+        ]
         self.health.article_links += len(links)
         if not links:
             self.health.empty_listings.append(response.url)

@@ -11,12 +11,11 @@ from urllib.parse import urlsplit
 
 from scrapy.http import Response
 
-from spiders.base import OutletSpider
+from spiders.base import OutletSpider, path_page
 
 _ARTICLE_PATH = re.compile(r"^/en/(?P<slug>[^/]+)/?$")
 # One-segment WordPress paths under /en/ that are not posts.
 _NOT_POSTS = frozenset({"category", "tag", "page", "feed", "author", "search", "comments", "amp"})
-_PAGED = re.compile(r"/page/\d+/?$")
 
 
 class DDNewsSpider(OutletSpider):
@@ -54,10 +53,5 @@ class DDNewsSpider(OutletSpider):
         return slug not in _NOT_POSTS and not slug.startswith("wp-") and "." not in slug
 
     def next_page_url(self, response: Response, page_no: int) -> str | None:
-        linked = self._pagination_link(response)
-        if linked:
-            return linked
         # WordPress archives page as <archive>/page/N/ even when the theme hides the links.
-        parts = urlsplit(response.url)
-        path = _PAGED.sub("", parts.path).rstrip("/")
-        return parts._replace(path=f"{path}/page/{page_no + 1}/", query="", fragment="").geturl()
+        return self._pagination_link(response) or path_page(response.url, page_no + 1)

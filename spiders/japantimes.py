@@ -9,15 +9,14 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import ClassVar
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from scrapy.http import Response
 
 from monitor.extract import Extracted, date_from_path
-from spiders.base import OutletSpider
+from spiders.base import OutletSpider, path_page, query_page
 
 # /news/2026/11/20/business/tech/<slug>/ and /commentary/2026/11/21/world/<slug>/
-_PAGED = re.compile(r"/page/\d+/?$")
 _ARTICLE_PATH = re.compile(r"^/(?:news|commentary)/\d{4}/\d{2}/\d{2}/(?:[a-z0-9-]+/)*[a-z0-9-]+/?$")
 
 
@@ -71,12 +70,8 @@ class JapanTimesSpider(OutletSpider):
         linked = self._pagination_link(response)
         if linked:
             return linked
-        parts = urlsplit(response.url)
-        if parts.path.rstrip("/") == "/search":
+        if urlsplit(response.url).path.rstrip("/") == "/search":
             # Search results page with &pgno=N (sources.md §1.4).
-            query = [(k, v) for k, v in parse_qsl(parts.query) if k != "pgno"]
-            query.append(("pgno", str(page_no + 1)))
-            return parts._replace(query=urlencode(query), fragment="").geturl()
+            return query_page(response.url, "pgno", page_no + 1)
         # Tag and section archives page as <archive>/page/N/ (legacy format).
-        path = _PAGED.sub("", parts.path).rstrip("/")
-        return parts._replace(path=f"{path}/page/{page_no + 1}/", query="", fragment="").geturl()
+        return path_page(response.url, page_no + 1)

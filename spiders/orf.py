@@ -7,11 +7,11 @@ date is the header's "Published on Mon DD, YYYY" (IST, date only) when no JSON-L
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from scrapy.http import Response
 
-from spiders.base import OutletSpider
+from spiders.base import OutletSpider, query_page
 
 _ARTICLE_PATH = re.compile(r"^/(?:expert-speak|research)/[^/]+$")
 # Other-language and video pages share the URL scheme; "bangla" must not catch Bangladesh.
@@ -55,10 +55,4 @@ class ORFSpider(OutletSpider):
         )
 
     def next_page_url(self, response: Response, page_no: int) -> str | None:
-        linked = self._pagination_link(response)
-        if linked:
-            return linked
-        parts = urlsplit(response.url)
-        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "page"]
-        query.append(("page", str(page_no + 1)))
-        return parts._replace(query=urlencode(query), fragment="").geturl()
+        return self._pagination_link(response) or query_page(response.url, "page", page_no + 1)

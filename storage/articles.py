@@ -27,6 +27,7 @@ class Known:
     stored: dict[str, tuple[int, int]] = field(default_factory=dict)  # key → (id, text length)
     duplicate: set[str] = field(default_factory=set)  # same story as a stored one, other key
     irrelevant: dict[str, bool] = field(default_factory=dict)  # key → judged on full text
+    published: dict[str, datetime] = field(default_factory=dict)  # stored key → its date
 
 
 def known_keys(conn: Connection, source_id: str, keys: Sequence[str], rules_hash: str) -> Known:
@@ -36,10 +37,13 @@ def known_keys(conn: Connection, source_id: str, keys: Sequence[str], rules_hash
     a = article_table
     for start in range(0, len(keys), _BATCH):
         chunk = list(keys[start : start + _BATCH])
-        for key, row_id, length in conn.execute(
-            select(a.c.url_hash, a.c.id, func.length(a.c.text)).where(a.c.url_hash.in_(chunk))
+        for key, row_id, length, published in conn.execute(
+            select(a.c.url_hash, a.c.id, func.length(a.c.text), a.c.published_at).where(
+                a.c.url_hash.in_(chunk)
+            )
         ):
             known.stored[key] = (row_id, length or 0)
+            known.published[key] = published
         for key, verdict, full in conn.execute(
             select(seen.c.key, seen.c.verdict, seen.c.full_text).where(
                 seen.c.source_id == source_id,
@@ -54,30 +58,15 @@ def known_keys(conn: Connection, source_id: str, keys: Sequence[str], rules_hash
     return known
 
 
-def known_with_full_text(conn: Connection, source_id: str, key: str, rules_hash: str) -> bool:
-    """True when a page need not be fetched: stored with full text, or judged on its full text."""
-    known = known_keys(conn, source_id, [key], rules_hash)
-    if key in known.stored:
-        return known.stored[key][1] > 0
-    return key in known.duplicate or known.irrelevant.get(key, False)
-
-
 def settled(
     conn: Connection, source_id: str, keys: Sequence[str], rules_hash: str
 ) -> dict[str, datetime | None]:
-    """The keys whose pages need no fetch (see known_with_full_text), with the publication date
-    of those stored as articles; one or two queries per 400 keys."""
+    """The keys whose pages need no fetch: stored with text, or judged on their full text (as
+    duplicate or irrelevant). Values: the publication date of those stored as articles."""
     known = known_keys(conn, source_id, keys, rules_hash)
     out: dict[str, datetime | None] = {k: None for k in known.duplicate}
     out.update({k: None for k, full in known.irrelevant.items() if full})
-    full = [k for k, (_, length) in known.stored.items() if length > 0]
-    a = article_table
-    for start in range(0, len(full), _BATCH):
-        chunk = full[start : start + _BATCH]
-        for key, published in conn.execute(
-            select(a.c.url_hash, a.c.published_at).where(a.c.url_hash.in_(chunk))
-        ):
-            out[key] = published
+    out.update({k: known.published[k] for k, (_, length) in known.stored.items() if length > 0})
     return out
 
 
