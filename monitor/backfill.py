@@ -284,19 +284,11 @@ class SourceWalk:
             return
         progress = self.progress
         if self.options.dry_run:
-            relevant = [a for a in articles if self.pipeline.judge(a)]
-            keys = [url_hash(a.url) for a in relevant]
-            with self.db.read() as conn:
-                known = store.known_keys(conn, self.source.id, keys, self.pipeline.rules_hash)
-            fresh = [k for k in keys if k not in known.stored and k not in known.duplicate]
-            progress.relevant += len(relevant)
-            progress.new += len(fresh)
-            progress.duplicate += len(keys) - len(fresh)
-            progress.irrelevant += len(articles) - len(relevant)
-            return
-        outcome = self.pipeline.process(self.source.id, articles, self.clock(), "backfill")
+            outcome = self.pipeline.preview(self.source.id, articles)
+        else:
+            outcome = self.pipeline.process(self.source.id, articles, self.clock(), "backfill")
+            progress.new_ids.extend(row_id for row_id, _ in outcome.new)
         progress.new += len(outcome.new)
-        progress.new_ids.extend(row_id for row_id, _ in outcome.new)
         progress.duplicate += outcome.duplicate
         progress.irrelevant += outcome.irrelevant
         progress.relevant += len(articles) - outcome.irrelevant

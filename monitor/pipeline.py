@@ -38,6 +38,17 @@ class Outcome:
     planned: int = 0  # deliveries written to the alert outbox
 
 
+@dataclass
+class _Sorted:
+    """One batch sorted against storage, before anything is written."""
+
+    outcome: Outcome
+    keyed: dict[str, Article]  # URL key → article, excluded and in-batch repeats left out
+    relevant: dict[str, Article]  # new keys judged India–Japan
+    irrelevant: list[str]  # new keys judged not India–Japan
+    fuller: list[tuple[int, Article]]  # stored rows this batch carries a fuller text for
+
+
 class Pipeline:
     """Compiled once from the config; process() is called per batch of articles."""
 
@@ -85,37 +96,9 @@ class Pipeline:
         baseline: bool = False,
     ) -> Outcome:
         """Store the new India–Japan articles of one batch; report what happened to each entry."""
-        outcome = Outcome(entries=len(articles))
-        drop_ambiguous_guids(articles)
-        excluded = self.exclude.get(source_id, [])
-        keyed: dict[str, Article] = {}
-        for article in articles:
-            if any(p.search(article.url) for p in excluded):
-                outcome.irrelevant += 1
-            elif (key := url_hash(article.url)) in keyed:
-                outcome.duplicate += 1  # the same link twice in one batch
-            else:
-                keyed[key] = article
-        with self.db.read() as conn:
-            known = store.known_keys(conn, source_id, list(keyed), self.rules_hash)
-        relevant: dict[str, Article] = {}
-        irrelevant: list[str] = []
-        fuller: list[tuple[int, Article]] = []
-        for key, article in keyed.items():
-            if key in known.stored:
-                outcome.duplicate += 1
-                row_id, stored_length = known.stored[key]
-                if _is_fuller(article.text, stored_length) and self.judge(article):
-                    fuller.append((row_id, article))
-            elif key in known.duplicate:
-                outcome.duplicate += 1
-            elif key in known.irrelevant and (known.irrelevant[key] or not article.text):
-                outcome.irrelevant += 1
-            elif self.judge(article):
-                relevant[key] = article
-            else:
-                irrelevant.append(key)
-        outcome.irrelevant += len(irrelevant)
+        batch = self._classify(source_id, articles)
+        outcome, keyed, relevant = batch.outcome, batch.keyed, batch.relevant
+        irrelevant, fuller = batch.irrelevant, batch.fuller
         with self.db.write() as conn:
             outcome.new = store.insert_articles(conn, list(relevant.values()), ingest_mode)
             # → alert: the outbox rows commit together with the articles, or not at all.
@@ -152,6 +135,52 @@ class Pipeline:
                     },
                 )
         return outcome
+
+    def preview(self, source_id: str, articles: list[Article]) -> Outcome:
+        """What process() would do with a batch, without writing anything (dry runs).
+
+        `new` lists the articles that would be inserted (row id 0); one that turns out to be the
+        same story as a stored one under another key is only found out by the insert itself.
+        """
+        batch = self._classify(source_id, articles)
+        batch.outcome.new = [(0, article) for article in batch.relevant.values()]
+        batch.outcome.updated = len(batch.fuller)
+        return batch.outcome
+
+    def _classify(self, source_id: str, articles: list[Article]) -> _Sorted:
+        """Read-only half of process(): which entries are new and relevant, which are known."""
+        outcome = Outcome(entries=len(articles))
+        drop_ambiguous_guids(articles)
+        excluded = self.exclude.get(source_id, [])
+        keyed: dict[str, Article] = {}
+        for article in articles:
+            if any(p.search(article.url) for p in excluded):
+                outcome.irrelevant += 1
+            elif (key := url_hash(article.url)) in keyed:
+                outcome.duplicate += 1  # the same link twice in one batch
+            else:
+                keyed[key] = article
+        with self.db.read() as conn:
+            known = store.known_keys(conn, source_id, list(keyed), self.rules_hash)
+        relevant: dict[str, Article] = {}
+        irrelevant: list[str] = []
+        fuller: list[tuple[int, Article]] = []
+        for key, article in keyed.items():
+            if key in known.stored:
+                outcome.duplicate += 1
+                row_id, stored_length = known.stored[key]
+                if _is_fuller(article.text, stored_length) and self.judge(article):
+                    fuller.append((row_id, article))
+            elif key in known.duplicate:
+                outcome.duplicate += 1
+            elif key in known.irrelevant and (known.irrelevant[key] or not article.text):
+                outcome.irrelevant += 1
+            elif self.judge(article):
+                relevant[key] = article
+            else:
+                irrelevant.append(key)
+        outcome.irrelevant += len(irrelevant)
+        return _Sorted(outcome, keyed, relevant, irrelevant, fuller)
 
 
 def _is_fuller(text: str, stored_length: int) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.article import Article
+from monitor.canonical import url_hash
 from monitor.config import Config, load_config
 from monitor.pipeline import Pipeline
 from storage import articles as store
@@ -180,3 +181,28 @@ def test_fulltext_search_and_filters(tmp_path: Path, db: Database) -> None:
         recent = store.list_articles(conn, since=NOW - timedelta(hours=1, minutes=30))
         assert [a.title for a in recent] == [BILATERAL]
         assert store.list_articles(conn, sources=["jt"]) == []
+
+
+def test_preview_tells_what_process_would_do_and_writes_nothing(
+    tmp_path: Path, db: Database
+) -> None:
+    pipeline = Pipeline(make_config(tmp_path), db)
+    pipeline.process("dd", [art(1, BILATERAL)], NOW)
+
+    def batch() -> list[Article]:
+        return [
+            art(1, BILATERAL),  # stored already
+            art(2, NEAR),
+            art(2, NEAR),  # the same link twice
+            art(3, "Monsoon reaches India"),
+            art(4, NEAR, url="https://ddnews.gov.in/hi/story-4/"),  # excluded
+        ]
+
+    preview = pipeline.preview("dd", batch())
+    with db.read() as conn:
+        assert [a.title for a in store.list_articles(conn)] == [BILATERAL]
+        monsoon = url_hash(art(3, "").url)
+        assert store.known_keys(conn, "dd", [monsoon], pipeline.rules_hash).irrelevant == {}
+    real = pipeline.process("dd", batch(), NOW)
+    assert [a.title for _, a in preview.new] == [a.title for _, a in real.new] == [NEAR]
+    assert (preview.duplicate, preview.irrelevant) == (real.duplicate, real.irrelevant) == (2, 2)
