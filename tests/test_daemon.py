@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import FEEDS, REPO, FeedServer, write_config
 
@@ -94,16 +95,20 @@ def count(db: Path, sql: str) -> int:
         return 0  # schema not created yet
 
 
-def test_daemon_polls_then_exits_cleanly_on_sigterm(
-    tmp_path: Path, feed_server: FeedServer, db_path: Path
-) -> None:
+def working_and_failing(feed_server: FeedServer) -> list[dict[str, Any]]:
+    """Two sources on feed_server: JT with a working feed, DD News with one answering 503."""
     feed_server.serve_file("/feed/", FEEDS / "japantimes_feed.xml")
     feed_server.serve("/down/", "unavailable", status=503)
-    sources = [
+    return [
         {"id": "japantimes", "name": "JT", "base_url": feed_server.base_url, "feeds": ["/feed/"]},
         {"id": "ddnews", "name": "DD", "base_url": feed_server.base_url, "feeds": ["/down/"]},
     ]
-    proc = start(write_config(tmp_path / "feeds.yaml", sources), db_path)
+
+
+def test_daemon_polls_then_exits_cleanly_on_sigterm(
+    tmp_path: Path, feed_server: FeedServer, db_path: Path
+) -> None:
+    proc = start(write_config(tmp_path / "feeds.yaml", working_and_failing(feed_server)), db_path)
     try:
         wait_until(lambda: count(db_path, "SELECT count(*) FROM fetch_log") >= 2)
         assert count(db_path, "SELECT count(*) FROM article") > 0

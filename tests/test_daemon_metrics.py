@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.conftest import FEEDS, FeedServer, write_config
 from tests.test_cli import monitor
-from tests.test_daemon import Stderr, start, stop, wait_until
+from tests.test_daemon import Stderr, start, stop, wait_until, working_and_failing
 
 
 def get(port: int, path: str) -> tuple[int, str]:
@@ -35,12 +35,7 @@ def samples(text: str) -> dict[str, float]:
 def test_metrics_and_healthz_of_a_running_daemon(
     tmp_path: Path, feed_server: FeedServer, db_path: Path
 ) -> None:
-    feed_server.serve_file("/feed/", FEEDS / "japantimes_feed.xml")
-    feed_server.serve("/down/", "unavailable", status=503)
-    sources = [
-        {"id": "japantimes", "name": "JT", "base_url": feed_server.base_url, "feeds": ["/feed/"]},
-        {"id": "ddnews", "name": "DD", "base_url": feed_server.base_url, "feeds": ["/down/"]},
-    ]
+    sources = working_and_failing(feed_server)
     config = write_config(
         tmp_path / "feeds.yaml", sources, metrics={"enabled": True, "host": "127.0.0.1", "port": 0}
     )
