@@ -100,7 +100,7 @@ def _print_json(data: Any) -> None:
 _RELATIVE = re.compile(r"^(\d+)\s*([hdw])$")
 
 
-def parse_since(value: str, now: datetime) -> datetime:
+def parse_since(value: str, now: datetime, param: str = "--since") -> datetime:
     """'2026-11-01', '2026-11-01T09:00+05:30', or relative '24h' / '7d' / '2w' → aware UTC."""
     m = _RELATIVE.match(value.strip().lower())
     if m:
@@ -115,7 +115,7 @@ def parse_since(value: str, now: datetime) -> datetime:
             raise click.BadParameter(
                 f"{value!r} is not a date (2026-11-01), a datetime (2026-11-01T09:00Z) "
                 "or a relative time (24h, 7d)",
-                param_hint="--since",
+                param_hint=param,
             ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
@@ -311,13 +311,6 @@ def crawl(obj: Context, spider: str, as_json: bool) -> None:
     sys.exit(1 if report.problem else 0)
 
 
-def _parse_day(value: str, param: str) -> datetime:
-    try:
-        return parse_since(value, datetime.now(UTC))
-    except click.BadParameter as exc:
-        raise click.BadParameter(exc.message, param_hint=param) from None
-
-
 @cli.command()
 @click.option(
     "--since", "since_text", required=True, metavar="DATE",
@@ -363,10 +356,10 @@ def backfill(
 
     loaded = obj.load()
     config = loaded.config
-    since = _parse_day(since_text, "--since")
+    since = parse_since(since_text, datetime.now(UTC))
     until = None
     if until_text is not None:
-        until = _parse_day(until_text, "--until")
+        until = parse_since(until_text, datetime.now(UTC), "--until")
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", until_text.strip()):
             until += timedelta(days=1) - timedelta(microseconds=1)
         if until < since:
