@@ -286,7 +286,7 @@ class CrawlRunner:
         if article_urls is not None:
             kwargs["article_urls"] = article_urls
         else:
-            kwargs["skip_url"] = skip
+            kwargs["skip_urls"] = skip
         with self.db.read() as conn:
             baseline = article_urls is None and not crawls.has_crawled(conn, source.id)
         await self.runner.crawl(crawler, **kwargs)
@@ -333,15 +333,16 @@ class CrawlRunner:
             return "no page could be fetched (see the fetch errors in the log)"
         return problem
 
-    def _skip_function(self, source: SourceConfig) -> Callable[[str], bool]:
-        """Article URLs the spider need not fetch: already known with full text (the spider
-        checks exclude_urls itself)."""
+    def _skip_function(self, source: SourceConfig) -> Callable[[list[str]], set[str]]:
+        """Of a listing page's article URLs, those the spider need not fetch: already known with
+        full text (the spider checks exclude_urls itself)."""
         rules_hash = self.pipeline.rules_hash
 
-        def skip(url: str) -> bool:
-            key = url_hash(url)
+        def skip(urls: list[str]) -> set[str]:
+            keys = {url: url_hash(url) for url in urls}
             with self.db.read() as conn:
-                return key in store.settled(conn, source.id, [key], rules_hash)
+                known = store.settled(conn, source.id, list(set(keys.values())), rules_hash)
+            return {url for url, key in keys.items() if key in known}
 
         return skip
 

@@ -1,8 +1,8 @@
 """Scrapy spiders, one per outlet; each spider's name equals its source id in feeds.yaml.
 
 SPIDERS maps a source id to its OutletSpider subclass (spiders/base.py): japantimes, ddnews, orf.
-Construct through Scrapy with `crawler.crawl(cls, source=..., now=..., skip_url=..., max_pages=...)`
-and read `spider.health` / `spider.layout_problem()` after the crawl. SPIDER_NAMES answers "has
+Construct through Scrapy: `crawler.crawl(cls, source=..., now=..., skip_urls=..., max_pages=...)`,
+then read `spider.health` / `spider.layout_problem()` after the crawl. SPIDER_NAMES answers "has
 this source a spider?" without importing Scrapy, so commands that never crawl start faster.
 """
 

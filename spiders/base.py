@@ -34,7 +34,7 @@ class CrawlHealth:
     incomplete: list[str] = field(default_factory=list)  # article pages without title or date
     article_pages: int = 0  # article responses parsed
     article_failures: int = 0  # article requests that failed
-    skipped: int = 0  # article links not requested because skip_url / exclude_urls said so
+    skipped: int = 0  # article links not requested because skip_urls / exclude_urls said so
     empty_listings: list[str] = field(default_factory=list)  # listing pages without article links
 
 
@@ -133,7 +133,7 @@ class OutletSpider(scrapy.Spider):
         self,
         source: SourceConfig,
         now: datetime,
-        skip_url: Callable[[str], bool] | None = None,
+        skip_urls: Callable[[list[str]], set[str]] | None = None,
         max_pages: int = 1,
         article_urls: list[str] | None = None,
         walk: Walk | None = None,
@@ -148,7 +148,7 @@ class OutletSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.source = source
         self.now = now
-        self.skip_url = skip_url
+        self.skip_urls = skip_urls
         self.max_pages = max(1, max_pages)
         # Enrichment: fetch exactly these article pages (feed entries), no listing pages.
         self.article_urls = article_urls
@@ -352,15 +352,16 @@ class OutletSpider(scrapy.Spider):
             return
         page_no = int(_meta(response).get("page_no", 1))
         found = self.article_links(response)
-        for url in found:
-            if url in self._seen_articles:
-                continue
-            self._seen_articles.add(url)
-            self.health.article_links += 1
-            if any(p.search(url) for p in self._exclude) or (self.skip_url and self.skip_url(url)):
-                self.health.skipped += 1
-                continue
-            yield scrapy.Request(url, callback=self.parse_article, errback=self.article_failed)
+        fresh = [u for u in found if u not in self._seen_articles]
+        self._seen_articles.update(fresh)
+        self.health.article_links += len(fresh)
+        wanted = [u for u in fresh if not any(p.search(u) for p in self._exclude)]
+        # One question per page, not per link: the runner answers it with one batched query.
+        known = self.skip_urls(wanted) if self.skip_urls and wanted else set()
+        self.health.skipped += len(fresh) - len(wanted) + len(known)
+        for url in wanted:
+            if url not in known:
+                yield scrapy.Request(url, callback=self.parse_article, errback=self.article_failed)
         if not found:
             self.health.empty_listings.append(response.url)
             return  # past the last page, or a layout the selectors no longer match

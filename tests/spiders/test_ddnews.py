@@ -86,7 +86,7 @@ def test_no_pagination_from_a_page_without_articles() -> None:
 
 
 def test_skip_url_is_respected() -> None:
-    s = spider(skip_url=lambda url: "jimex" in url or "rbi" in url)
+    s = spider(skip_urls=lambda batch: {u for u in batch if "jimex" in u or "rbi" in u})
     assert urls(listing(s, "listing_international_p1.html")) == [P1_ARTICLES[1], P1_ARTICLES[3]]
     assert s.health.skipped == 2
 

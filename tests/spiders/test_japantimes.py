@@ -98,15 +98,15 @@ def test_pagination_only_when_max_pages_allows() -> None:
 
 def test_skip_url_is_respected() -> None:
     known = set(P1_ARTICLES[1:3])
-    seen: list[str] = []
+    seen: list[list[str]] = []
 
-    def skip(url: str) -> bool:
-        seen.append(url)
-        return url in known
+    def skip(batch: list[str]) -> set[str]:
+        seen.append(batch)
+        return known & set(batch)
 
-    s = spider(skip_url=skip)
+    s = spider(skip_urls=skip)
     assert urls(listing(s, "listing_tag_india_p1.html")) == [P1_ARTICLES[0], P1_ARTICLES[3]]
-    assert seen == P1_ARTICLES  # asked once per distinct canonical link
+    assert seen == [P1_ARTICLES]  # asked once per page, each distinct canonical link once
     assert s.health.skipped == 2
     assert s.health.article_links == 4
     assert s.layout_problem() is None
