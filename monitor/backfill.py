@@ -63,14 +63,12 @@ class SourceProgress:
     seconds: float = 0.0
     problem: str | None = None
     route_states: dict[str, str] = field(default_factory=dict)
-    new_ids: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("newest_at", "oldest_at"):
             value = data[key]
             data[key] = value.isoformat().replace("+00:00", "Z") if value else None
-        del data["new_ids"]
         return data
 
 
@@ -287,7 +285,6 @@ class SourceWalk:
             outcome = self.pipeline.preview(self.source.id, articles)
         else:
             outcome = self.pipeline.process(self.source.id, articles, self.clock(), "backfill")
-            progress.new_ids.extend(row_id for row_id, _ in outcome.new)
         progress.new += len(outcome.new)
         progress.duplicate += outcome.duplicate
         progress.irrelevant += outcome.irrelevant
