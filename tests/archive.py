@@ -6,6 +6,8 @@ WordPress archives paged /page/N/ with a.next links, 404 past the last page; ORF
 paged with ?page=N, "Published on Mon DD, YYYY" headers, an empty page past the end).
 Every outlet gets one article every `every_days` days over `days`, newest first; about two in
 three are India–Japan stories, the rest Indian or Japanese news without the other side.
+The newest article is three hours before the machine's clock at import (NOW): the archive moves
+with the calendar, and tests name dates relative to NOW (tests.archive.days_ago).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+NOW = (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
 _JST = ZoneInfo("Asia/Tokyo")
 _IST = ZoneInfo("Asia/Kolkata")
 PAGE_SIZE = 10
@@ -82,6 +84,16 @@ class Story:
     lede: str
     body: str
     path: str
+
+
+def days_ago(days: float) -> str:
+    """The UTC date `days` before NOW as --since takes it (YYYY-MM-DD, read as its midnight UTC)."""
+    return (NOW - timedelta(days=days)).date().isoformat()
+
+
+def midnight(day: str) -> datetime:
+    """The instant `monitor backfill --since DAY` starts at."""
+    return datetime.fromisoformat(day).replace(tzinfo=UTC)
 
 
 def _slug(title: str) -> str:

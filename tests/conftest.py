@@ -1,4 +1,9 @@
-"""Shared fixtures: a loopback HTTP server for fixture feeds, config files and SQLite databases."""
+"""Shared fixtures: a loopback HTTP server for fixture feeds, config files and SQLite databases.
+
+Fixture files under tests/data hold date tokens ({{D-3 17:42+09:00 iso}}, tests/fixture_dates.py):
+FeedServer renders them against its clock, the machine's clock at the server's start, because the
+monitor processes it serves read the machine's clock too.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 from aiohttp.abc import AbstractResolver, ResolveResult
+
+from tests.fixture_dates import FixtureClock
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -34,7 +40,8 @@ class Route:
 class FeedServer:
     """A real HTTP server on 127.0.0.1 serving routes set by the test, recording every request."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: FixtureClock | None = None) -> None:
+        self.clock = clock or FixtureClock.real()  # renders the date tokens of served fixtures
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.slow_started = threading.Event()
@@ -87,7 +94,8 @@ class FeedServer:
         return self.base_url + path
 
     def serve_file(self, path: str, fixture: Path, **kwargs: Any) -> str:
-        return self.serve(path, fixture.read_bytes(), **kwargs)
+        """Serve a fixture file with its date tokens rendered against this server's clock."""
+        return self.serve(path, self.clock.read_bytes(fixture), **kwargs)
 
     def hits(self, path: str) -> int:
         return sum(1 for p, _ in self.requests if p == path)
@@ -123,11 +131,6 @@ def write_config(path: Path, sources: list[dict[str, Any]], **overrides: Any) ->
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "monitor.db"
-
-
-@pytest.fixture
-def fixed_now() -> datetime:
-    return datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 
 
 # --- alert delivery fixtures ---

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, FeedServer, SmtpServer, TelegramServer, write_config
+from tests.fixture_dates import FixtureClock
 from tests.test_daemon import count, wait_until
 
 FEED = """<?xml version='1.0'?><!-- SYNTHETIC: DD-style feed for alert tests -->
@@ -18,10 +19,12 @@ FEED = """<?xml version='1.0'?><!-- SYNTHETIC: DD-style feed for alert tests -->
 
 
 def item(n: int, title: str) -> str:
+    # Published an hour before the machine's clock: fresh, well inside alerts.max_age.
+    published = FixtureClock.real().text("N-1h rfc822")
     return (
         f"<item><title>{title}</title><link>https://ddnews.gov.in/en/story-{n}/</link>"
         f"<guid isPermaLink='false'>https://ddnews.gov.in/en/?p={n}</guid>"
-        "<pubDate>Mon, 23 Nov 2026 05:00:00 +0000</pubDate>"
+        f"<pubDate>{published}</pubDate>"
         "<description>Officials in New Delhi and Tokyo agreed.</description></item>"
     )
 

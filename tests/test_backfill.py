@@ -23,6 +23,8 @@ from tests.archive import (
     ArchiveMirror,
     Story,
     build_pages,
+    days_ago,
+    midnight,
     mirror_sources,
     stories,
 )
@@ -133,21 +135,27 @@ def config(tmp_path: Path, mirror: ArchiveMirror, outlets: list[str] = OUTLETS,
     )
 
 
-SINCE = datetime(2026, 6, 1, tzinfo=UTC)
-LONG = "2026-01-15"  # about ten listing pages per outlet
+# Dates relative to the archive's NOW (the machine's clock), as --since/--until take them.
+TWO_YEARS = days_ago(729)  # the archive holds 730 days
+SINCE_DAY = days_ago(175)
+SINCE = midnight(SINCE_DAY)
+UNTIL_DAY = days_ago(84)
+RECENT_DAY = days_ago(83)
+YEAR_DAY = days_ago(365)
+LONG = days_ago(312)  # about ten listing pages per outlet
 
 
 def test_backfill_fills_two_years_once_across_outlets(
     tmp_path: Path, mirror: ArchiveMirror, archive: dict[str, list[Story]]
 ) -> None:
     cfg, db = config(tmp_path, mirror), tmp_path / "m.db"
-    code, reports, err = backfill_json(cfg, db, "--since", "2024-11-24")
+    code, reports, err = backfill_json(cfg, db, "--since", TWO_YEARS)
     assert code == 0, err
     assert {r["source"]: r["state"] for r in reports} == dict.fromkeys(OUTLETS, "done")
     rows = stored(db)
     urls = [r["url"] for r in rows]
     assert len(urls) == len(set(urls))
-    assert set(urls) == expected_urls(mirror.base_url, archive, datetime(2024, 11, 24, tzinfo=UTC))
+    assert set(urls) == expected_urls(mirror.base_url, archive, midnight(TWO_YEARS))
     assert len(urls) > 500
     assert {r["ingest_mode"] for r in rows} == {"backfill"}
     assert sum(r["new"] for r in reports) == len(rows)
@@ -155,7 +163,7 @@ def test_backfill_fills_two_years_once_across_outlets(
 
     # Run again: every route is covered by its checkpoint; no listing page is fetched again.
     mirror.requests.clear()
-    code, again, err = backfill_json(cfg, db, "--since", "2025-06-01")
+    code, again, err = backfill_json(cfg, db, "--since", days_ago(540))
     assert code == 0, err
     assert {r["state"] for r in again} == {"covered"}
     assert [r for r in mirror.requests if r != "/robots.txt"] == []
@@ -166,7 +174,7 @@ def test_walk_stops_at_since_and_skips_out_of_range_urls(
     tmp_path: Path, mirror: ArchiveMirror, archive: dict[str, list[Story]]
 ) -> None:
     cfg, db = config(tmp_path, mirror, ["japantimes"]), tmp_path / "m.db"
-    code, [report], err = backfill_json(cfg, db, "--since", "2026-06-01")
+    code, [report], err = backfill_json(cfg, db, "--since", SINCE_DAY)
     assert code == 0, err
     items = archive["japantimes"]
     # Pages hold 10 articles newest first; the walk ends on the first page entirely before since.
@@ -184,9 +192,9 @@ def test_until_bounds_the_stored_range(
     tmp_path: Path, mirror: ArchiveMirror, archive: dict[str, list[Story]]
 ) -> None:
     cfg, db = config(tmp_path, mirror, ["ddnews", "orf"]), tmp_path / "m.db"
-    code, _, err = backfill_json(cfg, db, "--since", "2026-06-01", "--until", "2026-08-31")
+    code, _, err = backfill_json(cfg, db, "--since", SINCE_DAY, "--until", UNTIL_DAY)
     assert code == 0, err
-    until = datetime(2026, 9, 1, tzinfo=UTC) - timedelta(microseconds=1)
+    until = midnight(UNTIL_DAY) + timedelta(days=1, microseconds=-1)
     subset = {k: v for k, v in archive.items() if k in ("ddnews", "orf")}
     assert {r["url"] for r in stored(db)} == expected_urls(mirror.base_url, subset, SINCE, until)
 
@@ -195,9 +203,9 @@ def test_dry_run_stores_nothing_but_reports_what_it_would(
     tmp_path: Path, mirror: ArchiveMirror, archive: dict[str, list[Story]]
 ) -> None:
     cfg, db = config(tmp_path, mirror, ["orf"]), tmp_path / "m.db"
-    code, [report], err = backfill_json(cfg, db, "--since", "2026-09-01", "--dry-run")
+    code, [report], err = backfill_json(cfg, db, "--since", RECENT_DAY, "--dry-run")
     assert code == 0, err
-    want = expected_urls(mirror.base_url, {"orf": archive["orf"]}, datetime(2026, 9, 1, tzinfo=UTC))
+    want = expected_urls(mirror.base_url, {"orf": archive["orf"]}, midnight(RECENT_DAY))
     assert report["new"] == report["relevant"] == len(want) > 0
     conn = sqlite3.connect(db)
     try:
@@ -207,7 +215,7 @@ def test_dry_run_stores_nothing_but_reports_what_it_would(
     finally:
         conn.close()
     # The real run afterwards starts from page 1 and stores what the dry run announced.
-    code, [real], err = backfill_json(cfg, db, "--since", "2026-09-01")
+    code, [real], err = backfill_json(cfg, db, "--since", RECENT_DAY)
     assert code == 0, err
     assert real["new"] == report["new"]
 
@@ -216,11 +224,11 @@ def test_max_pages_pauses_and_the_next_run_resumes_without_refetching(
     tmp_path: Path, mirror: ArchiveMirror, archive: dict[str, list[Story]]
 ) -> None:
     cfg, db = config(tmp_path, mirror, ["ddnews"]), tmp_path / "m.db"
-    code, [first], err = backfill_json(cfg, db, "--since", "2026-06-01", "--max-pages", "3")
+    code, [first], err = backfill_json(cfg, db, "--since", SINCE_DAY, "--max-pages", "3")
     assert code == 0, err
     assert first["state"] == "paused" and first["pages"] == 3
     mirror.requests.clear()
-    code, [second], err = backfill_json(cfg, db, "--since", "2026-06-01")
+    code, [second], err = backfill_json(cfg, db, "--since", SINCE_DAY)
     assert code == 0, err
     assert second["state"] == "done"
     listings = mirror.listing_requests(ROUTES["ddnews"])
@@ -312,7 +320,7 @@ def test_articles_already_stored_live_are_kept_once_and_not_refetched(
     live = {r["url"] for r in stored(db)}
     assert live
     mirror.requests.clear()
-    code, [report], err = backfill_json(cfg, db, "--since", "2026-06-01")
+    code, [report], err = backfill_json(cfg, db, "--since", SINCE_DAY)
     assert code == 0, err
     rows = stored(db)
     assert len(rows) == len({r["url"] for r in rows})
@@ -337,7 +345,7 @@ def test_no_immediate_alerts_and_one_digest_on_request(
     ]
     cfg = config(tmp_path, mirror, ["ddnews"], subscribers=subscribers)
     db = tmp_path / "m.db"
-    code, [report], err = backfill_json(cfg, db, "--since", "2026-06-01")
+    code, [report], err = backfill_json(cfg, db, "--since", SINCE_DAY)
     assert code == 0, err
     assert report["new"] > 0
     # Nothing was sent, and a dispatch afterwards (what the daemon does) sends nothing either.
@@ -350,14 +358,14 @@ def test_no_immediate_alerts_and_one_digest_on_request(
 
     # --notify-digest: one message for all backfilled matches of the subscriber's rule.
     chips = [s for s in archive["ddnews"] if "semiconductor" in s.title and s.published >= SINCE]
-    code, reports, err = backfill_json(cfg, db, "--since", "2026-06-01", "--notify-digest")
+    code, reports, err = backfill_json(cfg, db, "--since", SINCE_DAY, "--notify-digest")
     assert code == 0, err
     assert reports[-1]["digest"]["matches"] == len(chips)
     assert len(smtp_server.messages) == 1
     message = smtp_server.messages[0]
     assert message["Subject"] == f"Backfill: {len(chips)} past India–Japan stories match your rules"
     # Asking again sends nothing more: each match is summarised once.
-    code, reports, err = backfill_json(cfg, db, "--since", "2026-06-01", "--notify-digest")
+    code, reports, err = backfill_json(cfg, db, "--since", SINCE_DAY, "--notify-digest")
     assert code == 0, err
     assert reports[-1]["digest"]["matches"] == 0
     assert len(smtp_server.messages) == 1
@@ -393,7 +401,7 @@ def test_backfill_beside_the_running_daemon_shares_the_database(
         while not any(r["source_id"] == "ddnews" for r in stored_when_ready(db)):
             assert daemon.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
-        code, _, err = backfill_json(cfg, db, "--since", "2025-11-23")
+        code, _, err = backfill_json(cfg, db, "--since", YEAR_DAY)
         daemon.send_signal(signal.SIGTERM)
         _, daemon_err = daemon.communicate(timeout=30)
     finally:
@@ -402,9 +410,7 @@ def test_backfill_beside_the_running_daemon_shares_the_database(
     assert daemon.returncode == 0, daemon_err
     assert "locked" not in err and "locked" not in daemon_err
     orf = {r["url"] for r in stored(db) if r["source_id"] == "orf"}
-    assert orf == expected_urls(
-        mirror.base_url, {"orf": archive["orf"]}, datetime(2025, 11, 23, tzinfo=UTC)
-    )
+    assert orf == expected_urls(mirror.base_url, {"orf": archive["orf"]}, midnight(YEAR_DAY))
 
 
 def test_dd_archive_end_404_is_the_end_not_a_failure(
@@ -412,13 +418,13 @@ def test_dd_archive_end_404_is_the_end_not_a_failure(
 ) -> None:
     # Since before the archive begins: the walk runs off the last page into WordPress's 404.
     cfg, db = config(tmp_path, mirror, ["ddnews"]), tmp_path / "m.db"
-    code, [report], err = backfill_json(cfg, db, "--since", "2020-01-01")
+    code, [report], err = backfill_json(cfg, db, "--since", days_ago(6 * 365))
     assert code == 0, err
     assert report["state"] == "done" and report["route_states"] == {ROUTES["ddnews"]: "end"}
     assert report["new"] == len([s for s in archive["ddnews"] if s.relevant])
     # A later, older --since has nothing left to walk.
     mirror.requests.clear()
-    code, [again], err = backfill_json(cfg, db, "--since", "2019-01-01")
+    code, [again], err = backfill_json(cfg, db, "--since", days_ago(7 * 365))
     assert again["state"] == "covered"
     assert [r for r in mirror.requests if r != "/robots.txt"] == []
 
@@ -429,12 +435,12 @@ def test_failed_listing_page_is_reported_and_retried_next_run(
     cfg, db = config(tmp_path, mirror, ["orf"]), tmp_path / "m.db"
     page3 = "/tags/japan?page=3"
     mirror.errors[page3] = 500  # retried by Scrapy, then given up for this run
-    proc = monitor(cfg, db, "backfill", "--since", "2026-06-01")
+    proc = monitor(cfg, db, "backfill", "--since", SINCE_DAY)
     assert proc.returncode == 1
     assert "failed" in proc.stdout and "listing page 3 failed" in proc.stdout
     del mirror.errors[page3]
     mirror.requests.clear()
-    code, [report], err = backfill_json(cfg, db, "--since", "2026-06-01")
+    code, [report], err = backfill_json(cfg, db, "--since", SINCE_DAY)
     assert code == 0 and report["state"] == "done", err
     assert mirror.listing_requests(ROUTES["orf"])[0] == page3
     assert {r["url"] for r in stored(db)} == expected_urls(
@@ -458,11 +464,11 @@ def test_bad_arguments_are_clear_errors(tmp_path: Path, mirror: ArchiveMirror) -
 
     result = backfill("--since", "last tuesday")
     assert result.exit_code == 2 and "--since" in result.output
-    result = backfill("--since", "2026-06-01", "--until", "2026-01-01")
+    result = backfill("--since", SINCE_DAY, "--until", days_ago(330))
     assert result.exit_code == 2 and "--until" in result.output
-    result = backfill("--since", "2026-06-01", "--source", "other")
+    result = backfill("--since", SINCE_DAY, "--source", "other")
     assert result.exit_code == 2 and "has no history routes" in result.output
-    result = backfill("--since", "2026-06-01", "--dry-run", "--notify-digest")
+    result = backfill("--since", SINCE_DAY, "--dry-run", "--notify-digest")
     assert result.exit_code == 2 and "--dry-run stores nothing" in result.output
     assert mirror.requests == []
 
@@ -485,7 +491,7 @@ def test_progress_bars_stay_off_when_not_on_a_terminal(
     tmp_path: Path, mirror: ArchiveMirror
 ) -> None:
     cfg, db = config(tmp_path, mirror, ["orf"]), tmp_path / "m.db"
-    proc = monitor(cfg, db, "--log-level", "WARNING", "backfill", "--since", "2026-10-01")
+    proc = monitor(cfg, db, "--log-level", "WARNING", "backfill", "--since", days_ago(53))
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # no bar redraws or escape codes in a pipe or the journal
     assert "Backfill" in proc.stdout and "orf" in proc.stdout
@@ -500,7 +506,7 @@ def test_every_stored_backfill_row_is_one_story_when_two_routes_overlap(
     sources = mirror_sources(mirror.base_url, ["ddnews"])
     sources[0]["backfill"]["paths"] = [ROUTES["ddnews"], category]
     cfg, db = write_config(tmp_path / "feeds.yaml", sources), tmp_path / "m.db"
-    code, _, err = backfill_json(cfg, db, "--since", "2026-06-01")
+    code, _, err = backfill_json(cfg, db, "--since", SINCE_DAY)
     assert code == 0, err
     reads = [p for p in mirror.requests if p.startswith("/en/") and "/page/" not in p
              and p not in (ROUTES["ddnews"], category)]  # fmt: skip
@@ -515,7 +521,7 @@ def test_robots_txt_and_the_private_network_guard_hold_during_backfill(
 ) -> None:
     mirror.robots = "User-agent: *\nDisallow: /tags/\n"
     cfg, db = config(tmp_path, mirror, ["orf"]), tmp_path / "m.db"
-    proc = monitor(cfg, db, "backfill", "--since", "2026-06-01")
+    proc = monitor(cfg, db, "backfill", "--since", SINCE_DAY)
     assert proc.returncode == 1
     assert "robots.txt" in proc.stdout
     assert [r for r in mirror.requests if r.startswith("/tags/")] == []
@@ -524,6 +530,6 @@ def test_robots_txt_and_the_private_network_guard_hold_during_backfill(
     data = yaml.safe_load(cfg.read_text())
     data["fetch"]["allow_private_networks"] = False
     cfg.write_text(yaml.safe_dump(data))
-    proc = monitor(cfg, db, "backfill", "--since", "2026-06-01")
+    proc = monitor(cfg, db, "backfill", "--since", SINCE_DAY)
     assert proc.returncode == 1
     assert mirror.requests == []  # not even robots.txt: 127.0.0.1 is refused before connecting

@@ -13,8 +13,8 @@ import pytest
 
 from monitor.canonical import url_key
 from tests.conftest import FEEDS, REPO, FeedServer, write_config
+from tests.fixture_dates import FixtureClock
 
-EXPECTED = json.loads((FEEDS / "expected.json").read_text(encoding="utf-8"))
 MIRROR = {
     "japantimes": {"/feed/": "japantimes_feed.xml", "/news/feed/": "japantimes_news_feed.xml"},
     "ddnews": {
@@ -63,18 +63,21 @@ def mirror(feed_server: FeedServer, tmp_path: Path) -> Path:
     return write_config(tmp_path / "feeds.yaml", sources)
 
 
-def expected_articles() -> dict[str, str]:
+def expected_articles(clock: FixtureClock) -> dict[str, str]:
     """url key → title of every relevant fixture item, duplicates collapsed."""
+    golden = json.loads(clock.read(FEEDS / "expected.json"))
     out: dict[str, str] = {}
     for feeds in MIRROR.values():
         for fixture in feeds.values():
-            for item in EXPECTED[fixture]:
+            for item in golden[fixture]:
                 if item["relevant"] and not item.get("duplicate_of"):
                     out.setdefault(url_key(item["link"]), item["title"])
     return out
 
 
-def test_poll_stores_exactly_the_india_japan_articles_once(mirror: Path, db_path: Path) -> None:
+def test_poll_stores_exactly_the_india_japan_articles_once(
+    mirror: Path, db_path: Path, feed_server: FeedServer
+) -> None:
     first = monitor("poll", "--json", config=mirror, db=db_path)
     assert first.returncode == 0, first.stderr
     report = {r["source"]: r for r in json.loads(first.stdout)}
@@ -84,7 +87,7 @@ def test_poll_stores_exactly_the_india_japan_articles_once(mirror: Path, db_path
     listed = monitor("articles", "--json", "--limit", "500", config=mirror, db=db_path)
     assert listed.returncode == 0, listed.stderr
     articles = json.loads(listed.stdout)
-    expected = expected_articles()
+    expected = expected_articles(feed_server.clock)
     assert len(articles) == len(expected)
     assert {url_key(a["url"]) for a in articles} == set(expected)
     for a in articles:

@@ -23,10 +23,10 @@ def mirror_outlet(
     server: FeedServer, outlet: str, robots: str = "User-agent: *\nAllow: /\n"
 ) -> None:
     path, listing = LISTINGS[outlet]
-    server.serve(path, (PAGES / outlet / listing).read_bytes(), headers=HTML)
+    server.serve_file(path, PAGES / outlet / listing, headers=HTML)
     server.serve("/robots.txt", robots, headers={"Content-Type": "text/plain"})
-    for name, page in expected(outlet)["pages"].items():
-        server.serve(page["path"], (PAGES / outlet / name).read_bytes(), headers=HTML)
+    for name, page in expected(outlet, server.clock)["pages"].items():
+        server.serve_file(page["path"], PAGES / outlet / name, headers=HTML)
 
 
 def outlet_source(server: FeedServer, outlet: str, **extra: Any) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def test_crawl_orf_stores_india_japan_pieces_with_dates_and_sectors(
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["problem"] is None and report["listing_pages"] == 1
-    pages = expected("orf")["pages"]
+    pages = expected("orf", feed_server.clock)["pages"]
     india_japan = {p["path"]: p for p in pages.values() if p["india_japan"]}
     assert report["new"] == len(india_japan)
     stored = json.loads(monitor("articles", "--json", config=cfg, db=db_path).stdout)
@@ -80,16 +80,17 @@ def test_feed_and_spider_overlap_is_stored_once_and_fuller_text_wins(
     tmp_path: Path, feed_server: FeedServer, db_path: Path
 ) -> None:
     mirror_outlet(feed_server, "japantimes")
-    page = expected("japantimes")["pages"]["article_semiconductors.html"]
+    page = expected("japantimes", feed_server.clock)["pages"]["article_semiconductors.html"]
     link = feed_server.base_url + page["path"]
     feed = (
         "<?xml version='1.0'?><!-- SYNTHETIC: one JT-style item pointing at the mirror -->"
         "<rss version='2.0'><channel><title>Japan Times latest articles</title><item>"
         f"<title>{page['title']}</title><link>{link}?utm_source=rss&amp;utm_medium=feed</link>"
         "<guid isPermaLink='false'>https://www.japantimes.co.jp/?p=4509001</guid>"
-        "<pubDate>Fri, 20 Nov 2026 08:42:00 +0000</pubDate>"
+        "<pubDate>{{D-3 08:42:00 rfc822}}</pubDate>"
         "<description>India and Japan deepen chip ties.</description></item></channel></rss>"
     )
+    feed = feed_server.clock.render(feed)
     feed_server.serve("/feed/", feed)
     cfg = config(tmp_path, [outlet_source(feed_server, "japantimes", feeds=["/feed/"])])
     polled = json.loads(monitor("poll", "--json", config=cfg, db=db_path).stdout)
@@ -108,7 +109,9 @@ def test_changed_layout_is_reported_as_extraction_broken(
 ) -> None:
     feed_server.serve("/robots.txt", "User-agent: *\nAllow: /\n")
     feed_server.serve(
-        "/expert-speak", (PAGES / "orf" / "listing_changed.html").read_bytes(), headers=HTML
+        "/expert-speak",
+        feed_server.clock.read(PAGES / "orf" / "listing_changed.html"),
+        headers=HTML,
     )
     cfg = config(tmp_path, [outlet_source(feed_server, "orf")])
     result = monitor("crawl", "orf", config=cfg, db=db_path)
@@ -152,16 +155,17 @@ def test_enrichment_fetches_short_feed_entries_once(
     tmp_path: Path, feed_server: FeedServer, db_path: Path
 ) -> None:
     mirror_outlet(feed_server, "ddnews")
-    page = expected("ddnews")["pages"]["article_mahsr.html"]
+    page = expected("ddnews", feed_server.clock)["pages"]["article_mahsr.html"]
     feed = (
         "<?xml version='1.0'?><!-- SYNTHETIC: DD-style item pointing at the mirror -->"
         "<rss version='2.0'><channel><title>DD News</title><item>"
         f"<title>{page['title']}</title><link>{feed_server.base_url}{page['path']}</link>"
         "<guid isPermaLink='false'>https://ddnews.gov.in/en/?p=781500</guid>"
-        "<pubDate>Sat, 21 Nov 2026 13:15:00 +0000</pubDate>"
+        "<pubDate>{{D-2 13:15:00 rfc822}}</pubDate>"
         "<description>Bullet train corridor with Japan's Shinkansen technology.</description>"
         "</item></channel></rss>"
     )
+    feed = feed_server.clock.render(feed)
     feed_server.serve("/en/feed/", feed)
     source = outlet_source(feed_server, "ddnews", feeds=["/en/feed/"], enrich=True)
     cfg = config(tmp_path, [source])

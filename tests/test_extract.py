@@ -12,20 +12,19 @@ import trafilatura
 
 from monitor.extract import MAX_TEXT, MAX_TITLE, Extracted, extract_article, parse_date
 from spiders import SPIDERS
+from tests.fixture_dates import GOLDEN
 
 PAGES = Path(__file__).resolve().parent / "data" / "pages"
 BASE = "http://127.0.0.1:8080"
-GOLDEN = [
+GOLDEN_PAGES = [
     (outlet, name, exp)
     for outlet in ("japantimes", "ddnews", "orf")
-    for name, exp in json.loads((PAGES / outlet / "expected.json").read_text("utf-8"))[
-        "pages"
-    ].items()
+    for name, exp in json.loads(GOLDEN.read(PAGES / outlet / "expected.json"))["pages"].items()
 ]
 
 
 def read(outlet: str, name: str) -> str:
-    return (PAGES / outlet / name).read_text(encoding="utf-8")
+    return GOLDEN.read(PAGES / outlet / name)
 
 
 def wrap(head: str = "", body: str = "") -> str:
@@ -51,7 +50,9 @@ def test_every_fixture_is_labelled_synthetic() -> None:
         assert json.loads(path.read_text("utf-8"))["synthetic"] is True
 
 
-@pytest.mark.parametrize(("outlet", "name", "exp"), GOLDEN, ids=[f"{o}/{n}" for o, n, _ in GOLDEN])
+@pytest.mark.parametrize(
+    ("outlet", "name", "exp"), GOLDEN_PAGES, ids=[f"{o}/{n}" for o, n, _ in GOLDEN_PAGES]
+)
 def test_golden_page(outlet: str, name: str, exp: dict[str, Any]) -> None:
     got = SPIDERS[outlet].extract(read(outlet, name), BASE + exp["path"])
     assert got.url == exp["canonical"]
@@ -267,7 +268,7 @@ def test_script_and_style_never_in_text() -> None:
         )
     )
     assert extract_article(in_jsonld, BASE).text == "Body"
-    for outlet, name, exp in GOLDEN:
+    for outlet, name, exp in GOLDEN_PAGES:
         text = SPIDERS[outlet].extract(read(outlet, name), BASE + exp["path"]).text
         for marker in ("<script", "function", "var ", "{", "window.", "jQuery", "display:none"):
             assert marker not in text, (name, marker)

@@ -119,7 +119,7 @@ def test_a_hostile_title_in_a_real_poll_stays_on_its_line(
 <rss version="2.0"><channel><title>DD</title><link>{feed_server.base_url}/</link>
 <item><title>{xml_title}</title><link>{feed_server.base_url}/story-1/</link>
 <description>Tokyo and New Delhi sign a Shinkansen agreement.</description>
-<pubDate>Mon, 23 Nov 2026 06:00:00 GMT</pubDate></item></channel></rss>""",
+<pubDate>{feed_server.clock.text("N-1h gmt")}</pubDate></item></channel></rss>""",
     )
     sources = [
         {"id": "ddnews", "name": "DD", "base_url": feed_server.base_url, "feeds": ["/feed/"]}

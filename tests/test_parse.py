@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
 
@@ -12,9 +11,10 @@ from monitor.parse import FeedParseError, parse_feed
 from monitor.pipeline import Pipeline
 from storage.db import Database
 from tests.conftest import FEEDS, REPO
+from tests.fixture_dates import GOLDEN
 
-NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
-EXPECTED = json.loads((FEEDS / "expected.json").read_text(encoding="utf-8"))
+NOW = GOLDEN.now  # parse_feed takes its clock as now=; the fixtures' dates are relative to it
+EXPECTED = json.loads(GOLDEN.read(FEEDS / "expected.json"))
 FEED_FILES = sorted(name for name in EXPECTED if name.endswith(".xml"))
 
 
@@ -25,7 +25,7 @@ def pipeline() -> Pipeline:
 
 
 def parse(name: str) -> list:  # type: ignore[type-arg]
-    body = (FEEDS / name).read_bytes()
+    body = GOLDEN.read_bytes(FEEDS / name)
     source = name.split("_")[0]
     return parse_feed(
         body, source_id=source, feed_url=f"https://example.org/{name}", now=NOW
@@ -73,7 +73,7 @@ def test_missing_and_future_dates_fall_back_to_first_seen() -> None:
 def test_html_page_is_not_a_feed() -> None:
     with pytest.raises(FeedParseError, match="not"):
         parse_feed(
-            (FEEDS / "not_a_feed.html").read_bytes(),
+            GOLDEN.read_bytes(FEEDS / "not_a_feed.html"),
             source_id="x",
             feed_url="https://example.org/",
             now=NOW,
@@ -83,7 +83,7 @@ def test_html_page_is_not_a_feed() -> None:
 
 def test_bytes_are_never_treated_as_a_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
     secret = tmp_path / "feed.xml"
-    secret.write_bytes((FEEDS / "japantimes_feed.xml").read_bytes())
+    secret.write_bytes(GOLDEN.read_bytes(FEEDS / "japantimes_feed.xml"))
     with pytest.raises(FeedParseError):
         parse_feed(str(secret).encode(), source_id="x", feed_url="https://example.org/", now=NOW)
 

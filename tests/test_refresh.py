@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from monitor.config import load_config
@@ -14,15 +14,16 @@ from storage import sources as state
 from storage.db import Database
 from storage.models import fetch_log_table
 from tests.conftest import FEEDS, FeedServer, write_config
+from tests.fixture_dates import GOLDEN
 
-NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+NOW = GOLDEN.now  # the Refresher's injected clock
 
 
 def rss(*items: tuple[str, str]) -> str:
     body = "".join(
         f"<item><title>{title}</title><link>https://example.org/{slug}/</link>"
         f"<guid isPermaLink='false'>{slug}</guid>"
-        "<pubDate>Sun, 22 Nov 2026 10:00:00 +0000</pubDate></item>"
+        f"<pubDate>{GOLDEN.text('N-20h rfc822')}</pubDate></item>"
         for slug, title in items
     )
     return (

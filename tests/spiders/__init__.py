@@ -1,7 +1,9 @@
 """Helpers for the spider tests: fixture responses, loopback sources and a real Scrapy crawl.
 
-Reads: tests/data/pages/<outlet>/ fixtures and feeds.yaml. Writes: nothing (the crawl helper runs
-Scrapy in a child process so the Twisted reactor never starts inside pytest).
+Reads: tests/data/pages/<outlet>/ fixtures (their date tokens rendered against the test's clock:
+GOLDEN for in-process parsing, the loopback server's clock for real crawls) and feeds.yaml.
+Writes: nothing (the crawl helper runs Scrapy in a child process so the Twisted reactor never
+starts inside pytest).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from scrapy import Request
@@ -18,19 +20,20 @@ from scrapy.http import HtmlResponse
 
 from monitor.config import SourceConfig
 from tests.conftest import DATA, REPO, FeedServer, shipped_config
+from tests.fixture_dates import GOLDEN, FixtureClock
 
 PAGES = DATA / "pages"
 BASE = "http://127.0.0.1:8080"
-NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+NOW = GOLDEN.now
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 
-def page(outlet: str, name: str) -> str:
-    return (PAGES / outlet / name).read_text(encoding="utf-8")
+def page(outlet: str, name: str, clock: FixtureClock = GOLDEN) -> str:
+    return clock.read(PAGES / outlet / name)
 
 
-def expected(outlet: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((PAGES / outlet / "expected.json").read_text("utf-8"))
+def expected(outlet: str, clock: FixtureClock = GOLDEN) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(clock.read(PAGES / outlet / "expected.json"))
     return data
 
 
@@ -76,12 +79,12 @@ print(json.dumps({"items": items, "health": crawler.spider.health.__dict__,
 """
 
 
-def crawl(src: SourceConfig, max_pages: int = 1) -> dict[str, Any]:
+def crawl(src: SourceConfig, now: datetime, max_pages: int = 1) -> dict[str, Any]:
     """Run the source's spider through Scrapy for real, in a child process; items are URLs."""
     args = {
         "id": src.id,
         "source": src.model_dump(),
-        "now": NOW.isoformat(),
+        "now": now.isoformat(),
         "max_pages": max_pages,
     }
     done = subprocess.run(

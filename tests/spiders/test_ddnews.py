@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from monitor.article import Article
 from spiders import SPIDERS
 from spiders.ddnews import DDNewsSpider
+from tests.fixture_dates import GOLDEN
 from tests.spiders import (
     BASE,
     NOW,
@@ -152,7 +153,7 @@ def test_page_without_jsonld_or_og_uses_site_markup_and_display_date() -> None:
     )
     assert a.title.startswith("MAHSR: NHSRCL completes 350 km")
     assert "–" in a.title  # &#8211; decoded
-    assert a.published_at == datetime(2026, 11, 21, 13, 15, tzinfo=UTC)  # 18:45 IST
+    assert a.published_at == GOLDEN.at("D-2 18:45+05:30")
     assert a.categories == ["National"]
     assert a.guid == "https://ddnews.gov.in/en/?p=1184391"  # the shortlink, like the feed guid
     assert a.summary == ""
@@ -169,7 +170,9 @@ def test_share_widgets_are_not_body_text() -> None:
 def test_undated_page_falls_back_to_now_and_is_incomplete() -> None:
     s = spider()
     path = "/en/mahsr-nhsrcl-completes-350-km-viaduct-bullet-train-corridor/"
-    html = page(OUTLET, "article_mahsr.html").replace("21/11/26 | 18:45", "")
+    html = page(OUTLET, "article_mahsr.html").replace(
+        GOLDEN.text("D-2 18:45+05:30 %d/%m/%y | %H:%M"), ""
+    )
     a = _article("", path, s, html)
     assert a.published_at == NOW
     assert a.published_from_source is False
@@ -196,7 +199,7 @@ def test_layout_problem_on_changed_listing() -> None:
 
 
 def test_real_crawl_over_loopback(feed_server: FeedServer) -> None:
-    exp = expected(OUTLET)["pages"]
+    exp = expected(OUTLET, feed_server.clock)["pages"]
     serve_pages(
         feed_server,
         OUTLET,
@@ -208,7 +211,7 @@ def test_real_crawl_over_loopback(feed_server: FeedServer) -> None:
     src = source(
         OUTLET, base_url=feed_server.base_url, listing_paths=["/en/category/international/"]
     )
-    result = crawl(src)
+    result = crawl(src, feed_server.clock.now)
     assert sorted(result["items"]) == sorted(feed_server.base_url + e["path"] for e in exp.values())
     assert result["health"]["articles"] == 4
     assert result["problem"] is None

@@ -11,6 +11,7 @@ import pytest
 from monitor.article import Article
 from spiders import SPIDER_NAMES, SPIDERS
 from spiders.japantimes import JapanTimesSpider
+from tests.fixture_dates import GOLDEN
 from tests.spiders import (
     BASE,
     NOW,
@@ -25,16 +26,23 @@ from tests.spiders import (
 )
 
 OUTLET = "japantimes"
+
+
+def day(offset: int) -> str:
+    """The URL date (YYYY/MM/DD) of the golden clock's day + offset, as the fixtures write it."""
+    return GOLDEN.text(f"D{offset:+d} path")
+
+
 LISTING = BASE + "/tag/india/"
 P1_ARTICLES = [
-    BASE + "/news/2026/11/22/asia-pacific/mahsr-shinkansen-e10-trial-run-gujarat/",
-    BASE + "/commentary/2026/11/21/world/india-japan-rare-earths-quad-supply/",
-    BASE + "/news/2026/11/20/business/tech/india-japan-semiconductor-fab-dholera/",
-    BASE + "/news/2026/11/19/japan/society/akita-bear-sightings-record/",
+    BASE + f"/news/{day(-1)}/asia-pacific/mahsr-shinkansen-e10-trial-run-gujarat/",
+    BASE + f"/commentary/{day(-2)}/world/india-japan-rare-earths-quad-supply/",
+    BASE + f"/news/{day(-3)}/business/tech/india-japan-semiconductor-fab-dholera/",
+    BASE + f"/news/{day(-4)}/japan/society/akita-bear-sightings-record/",
 ]
 P2_ARTICLES = [
-    BASE + "/news/2026/11/12/asia-pacific/politics/india-japan-two-plus-two-new-delhi/",
-    BASE + "/commentary/2026/11/10/world/india-japan-summit-expectations/",
+    BASE + f"/news/{day(-11)}/asia-pacific/politics/india-japan-two-plus-two-new-delhi/",
+    BASE + f"/commentary/{day(-13)}/world/india-japan-summit-expectations/",
 ]
 
 
@@ -174,19 +182,19 @@ def test_article_callback_matches_expected(name: str) -> None:
 def test_jsonld_offset_and_jst_default() -> None:
     with_offset = _article(
         "article_semiconductors.html",
-        "/news/2026/11/20/business/tech/india-japan-semiconductor-fab-dholera/",
+        f"/news/{day(-3)}/business/tech/india-japan-semiconductor-fab-dholera/",
     )
-    assert with_offset.published_at == datetime(2026, 11, 20, 8, 42, tzinfo=UTC)  # 17:42+09:00
+    assert with_offset.published_at == GOLDEN.at("D-3 17:42+09:00")
     naive = _article(
-        "article_bears.html", "/news/2026/11/19/japan/society/akita-bear-sightings-record/"
+        "article_bears.html", f"/news/{day(-4)}/japan/society/akita-bear-sightings-record/"
     )
-    assert naive.published_at == datetime(2026, 11, 19, 2, 5, tzinfo=UTC)  # 11:05 JST
+    assert naive.published_at == GOLDEN.at("D-4 11:05+09:00")
 
 
 def test_paywalled_page_keeps_only_the_open_preview() -> None:
     a = _article(
         "article_paywalled.html",
-        "/commentary/2026/11/21/world/india-japan-rare-earths-quad-supply/",
+        f"/commentary/{day(-2)}/world/india-japan-rare-earths-quad-supply/",
     )
     assert a.text.endswith("plants in Jiangxi and Inner Mongolia.")
     assert "Subscribe" not in a.text
@@ -195,13 +203,13 @@ def test_paywalled_page_keeps_only_the_open_preview() -> None:
 
 
 def test_date_falls_back_to_the_url() -> None:
-    path = "/news/2026/11/22/asia-pacific/mahsr-shinkansen-e10-trial-run-gujarat/"
+    path = f"/news/{day(-1)}/asia-pacific/mahsr-shinkansen-e10-trial-run-gujarat/"
     html = page(OUTLET, "article_mahsr.html").replace(
-        '<div class="publish-date">Nov 22, 2026</div>', ""
+        f'<div class="publish-date">{GOLDEN.text("D-1 mdy")}</div>', ""
     )
     s = spider()
     (a,) = list(s.parse_article(response(BASE + path, html)))
-    assert a.published_at == datetime(2026, 11, 21, 15, 0, tzinfo=UTC)  # Nov 22 00:00 JST
+    assert a.published_at == GOLDEN.at("D-1 00:00+09:00")  # midnight JST
     assert a.published_from_source is True
     assert s.health.incomplete == []
 
@@ -209,7 +217,7 @@ def test_date_falls_back_to_the_url() -> None:
 def test_canonical_trusted_only_on_the_same_site() -> None:
     real = source(OUTLET, base_url="https://www.japantimes.co.jp")
     s = JapanTimesSpider(source=real, now=NOW)
-    path = "/news/2026/11/20/business/tech/india-japan-semiconductor-fab-dholera/"
+    path = f"/news/{day(-3)}/business/tech/india-japan-semiconductor-fab-dholera/"
     fetched = "https://japantimes.co.jp" + path + "?utm_source=rss&page=2"
     (a,) = list(s.parse_article(response(fetched, page(OUTLET, "article_semiconductors.html"))))
     assert a.url == "https://www.japantimes.co.jp" + path
@@ -239,7 +247,7 @@ def test_no_layout_problem_on_a_good_crawl() -> None:
     listing(s, "listing_tag_india_p1.html")
     _article(
         "article_semiconductors.html",
-        "/news/2026/11/20/business/tech/india-japan-semiconductor-fab-dholera/",
+        f"/news/{day(-3)}/business/tech/india-japan-semiconductor-fab-dholera/",
         s,
     )
     assert s.health.articles == 1
@@ -247,7 +255,7 @@ def test_no_layout_problem_on_a_good_crawl() -> None:
 
 
 def test_real_crawl_over_loopback(feed_server: FeedServer) -> None:
-    exp = expected(OUTLET)["pages"]
+    exp = expected(OUTLET, feed_server.clock)["pages"]
     serve_pages(
         feed_server,
         OUTLET,
@@ -258,7 +266,7 @@ def test_real_crawl_over_loopback(feed_server: FeedServer) -> None:
         },
     )
     src = source(OUTLET, base_url=feed_server.base_url, listing_paths=["/tag/india/"])
-    result = crawl(src, max_pages=2)
+    result = crawl(src, feed_server.clock.now, max_pages=2)
     assert sorted(result["items"]) == sorted(feed_server.base_url + e["path"] for e in exp.values())
     health = result["health"]
     assert health["listing_pages"] == 2
@@ -272,7 +280,7 @@ def test_real_crawl_over_loopback(feed_server: FeedServer) -> None:
 def test_redirect_away_from_an_article_is_not_stored() -> None:
     s = spider()
     html = page(OUTLET, "article_semiconductors.html").replace(
-        'rel="canonical" href="https://www.japantimes.co.jp/news/2026/11/20/business/tech/'
+        f'rel="canonical" href="https://www.japantimes.co.jp/news/{day(-3)}/business/tech/'
         'india-japan-semiconductor-fab-dholera/"',
         'rel="canonical" href="/"',
     )
@@ -294,7 +302,7 @@ def test_history_pages_follow_search_pgno_and_tag_paging() -> None:
 
 
 def test_url_date_is_a_hint_before_fetching() -> None:
-    url = BASE + "/news/2026/11/20/business/tech/india-japan-semiconductor-fab-dholera/"
+    url = BASE + f"/news/{day(-3)}/business/tech/india-japan-semiconductor-fab-dholera/"
     # Midnight JST of the URL's day.
-    assert JapanTimesSpider.date_hint(url) == datetime(2026, 11, 19, 15, 0, tzinfo=UTC)
+    assert JapanTimesSpider.date_hint(url) == GOLDEN.at("D-3 00:00+09:00")
     assert JapanTimesSpider.date_hint(BASE + "/tag/india/") is None
