@@ -31,6 +31,7 @@ from monitor.dispatch import Dispatcher, secret_environment
 from monitor.fetch import Fetcher
 from monitor.logs import setup_logging
 from monitor.notify import redact, render_test, send
+from monitor.preflight import check_imports, preflight
 from monitor.refresh import Refresher, SourceReport, fetch_settings
 from monitor.rules import Rule, RuleSet, RuleSyntaxError, parse_query
 from spiders import SPIDER_NAMES
@@ -168,6 +169,12 @@ def cli(
 def run(obj: Context) -> None:
     """Run the daemon: poll every source on its interval until SIGTERM or Ctrl-C."""
     loaded = obj.load()
+    broken = check_imports(loaded)
+    if broken:
+        # A spider that cannot load would fail every crawl for as long as the daemon runs.
+        for finding in broken:
+            click.echo(f"config error: {finding}", err=True)
+        sys.exit(EXIT_CONFIG)
     db = obj.database()
     sys.exit(run_daemon(loaded.config, db))
 
@@ -757,10 +764,29 @@ def backup(obj: Context, dest: Path, check: bool) -> None:
 
 
 @cli.command("check-config")
+@click.option(
+    "--credentials-file",
+    "credentials",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Check the ${VAR}s against FILE instead of alerts.credentials_file (e.g. the file "
+    "systemd's LoadCredential= copies into the service).",
+)
 @click.pass_obj
-def check_config(obj: Context) -> None:
-    """Validate feeds.yaml and print a summary (exit 2 with file:line messages if invalid)."""
+def check_config(obj: Context, credentials: Path | None) -> None:
+    """Validate feeds.yaml and print a summary (exit 2 with file:line messages if invalid).
+
+    Beyond the file itself: every spider and the page extractor import, every alert URL names a
+    scheme Apprise knows and parses, every ${VAR} has a value in the environment or the
+    credentials file, and that file can be read.
+    """
     loaded = obj.load()
+    findings = preflight(loaded, credentials=credentials)
+    for finding in findings:
+        label = "config error" if finding.level == "error" else "warning"
+        click.echo(f"{label}: {finding}", err=True)
+    if any(f.level == "error" for f in findings):
+        sys.exit(EXIT_CONFIG)
     cfg = loaded.config
     console = _stdout()
     console.print(f"[green]OK[/] {escape(str(loaded.path))}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urljoin, urlsplit
@@ -413,6 +413,11 @@ class _PathError(ValueError):
 class LoadedConfig:
     config: Config
     path: Path
+    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False)
+
+    def where(self, *key: str | int) -> str:
+        """'FILE:LINE: key.path' for a key of the file, for problems found after loading."""
+        return f"{self.path}:{_line_for(key, self.lines)}: {format_path(key)}"
 
 
 # --- YAML with line numbers -------------------------------------------------------------
@@ -490,7 +495,7 @@ def load_config(path: str | Path) -> LoadedConfig:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path, lines)) from None
-    return LoadedConfig(config=config, path=path)
+    return LoadedConfig(config=config, path=path, lines=lines)
 
 
 def _describe(exc: ValidationError, path: Path, lines: dict[Any, int]) -> list[str]:

@@ -422,6 +422,10 @@ _MESSAGE_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _LOG_LINES: contextvars.ContextVar[list[tuple[int, str]] | None] = contextvars.ContextVar(
     "monitor_apprise_log", default=None
 )
+# Set while a URL is only being checked: Apprise's complaints become the check's answer, not logs.
+_QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "monitor_apprise_quiet", default=False
+)
 _prepare_lock = threading.Lock()
 _prepared = False
 _msgid_hooked = False
@@ -447,7 +451,7 @@ class _KeepDetails(logging.Filter):
         if lines is not None and len(lines) < _MAX_LOG_LINES:
             with contextlib.suppress(Exception):  # a malformed record must not break a send
                 lines.append((record.levelno, record.getMessage()))
-        return record.levelno >= self.threshold()
+        return not _QUIET.get() and record.levelno >= self.threshold()
 
 
 def _prepare_apprise() -> bool:
@@ -514,6 +518,45 @@ def _reason(lines: list[tuple[int, str]], result: Any) -> tuple[str, bool]:
         for code in _HTTP_ERROR.findall(joined)
     )
     return joined, permanent
+
+
+def known_schemes() -> frozenset[str]:
+    """URL schemes some installed Apprise plugin handles (mailto, mailtos, tgram, …)."""
+    _prepare_apprise()
+    plugins: Any = importlib.import_module("apprise.manager_plugins")
+    return frozenset(str(s).lower() for s in plugins.NotificationManager().schemas())
+
+
+def destination_problem(url_template: str, env: Mapping[str, str] | None) -> str | None:
+    """Why Apprise could not use this destination, or None; secrets never appear in the text.
+
+    The scheme is always checked; the whole URL only when env gives every ${VAR} a value.
+    """
+    scheme = _scheme(url_template)
+    if not scheme:
+        return "not an Apprise URL (scheme://…)"
+    if scheme not in known_schemes():
+        return f"Apprise has no plugin for {scheme}:// (mailto://, mailtos://, tgram://, …)"
+    if env is None or any(not env.get(name) for name in placeholders(url_template)):
+        return None
+    url, secrets = _expand(url_template, env)
+    secrets += _url_secrets(url)
+    from apprise import Apprise
+
+    lines: list[tuple[int, str]] = []
+    token, quiet = _LOG_LINES.set(lines), _QUIET.set(True)
+    try:
+        service = Apprise.instantiate(url)
+    except Exception as exc:  # a plugin's parser must not crash check-config
+        service, lines = None, [(logging.ERROR, f"{type(exc).__name__}: {exc}")]
+    finally:
+        _LOG_LINES.reset(token)
+        _QUIET.reset(quiet)
+    if service is not None:
+        return None
+    why = "; ".join(dict.fromkeys(one_line(t) for lv, t in lines if lv >= logging.WARNING))
+    why = _URL_IN_TEXT.sub(lambda m: redact(m.group(0), secrets), why)
+    return _scrub(f"Apprise cannot use {redact(url, secrets)}: {why or 'malformed URL'}", secrets)
 
 
 def send(url_template: str, message: Message, env: Mapping[str, str]) -> SendResult:

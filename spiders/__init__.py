@@ -8,9 +8,16 @@ this source a spider?" without importing Scrapy, so commands that never crawl st
 
 from __future__ import annotations
 
+import pkgutil
 from typing import TYPE_CHECKING, Any
 
-SPIDER_NAMES = frozenset({"japantimes", "ddnews", "orf"})
+
+def spider_modules() -> frozenset[str]:
+    """Source ids with a spider: the outlet modules of this package, found without importing."""
+    return frozenset(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base")
+
+
+SPIDER_NAMES = spider_modules()
 
 if TYPE_CHECKING:
     from spiders.base import CrawlHealth, OutletSpider
