@@ -3,18 +3,20 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: run install dev test lint typecheck pytest bench format clean
+.PHONY: run install dev test test-clock check-install lint typecheck pytest bench format clean
 
+# The venv keeps the interpreter's own pip, as deploy/README.md's install does: what installs
+# here installs there.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+# libfaketime is built from source: its wheel carries an x86-64-only library.
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-binary libfaketime -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -38,6 +40,15 @@ typecheck: dev
 # One worker per core: most of the suite's time is subprocesses waiting on loopback servers.
 pytest: dev
 	$(BIN)/pytest -n auto
+
+## test-clock: the whole suite with the machine's clock CLOCK_SHIFT ahead for every process
+CLOCK_SHIFT ?= +400d
+test-clock: dev
+	$(BIN)/python -m tests.clockshift $(CLOCK_SHIFT) $(BIN)/pytest -n auto -p no:cacheprovider
+
+## check-install: deploy/README.md's install as written, into a fresh venv, then a real crawl
+check-install: dev
+	$(BIN)/python -m tests.install_check
 
 bench: install
 	$(BIN)/python bench/poll_bench.py
