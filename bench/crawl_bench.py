@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.loopback import mirror  # noqa: E402
+from monitor.collect.crawl import CrawlRunner, run_async  # noqa: E402
 from monitor.config import load_config  # noqa: E402
-from monitor.crawl import CrawlRunner, run_async  # noqa: E402
-from monitor.pipeline import Pipeline  # noqa: E402
+from monitor.judge.pipeline import Pipeline  # noqa: E402
 from storage.db import Database  # noqa: E402
 
 SERVER = r"""
@@ -75,7 +75,7 @@ async def crawl_many(config_path: Path, db_url: str, crawls: int) -> None:
     with db.write() as conn:
         sync_sources(conn, [(s.id, s.name, []) for s in config.sources])
     pipeline = Pipeline(config, db)
-    from monitor.refresh import utcnow
+    from monitor.flow import utcnow
 
     runner = CrawlRunner(config, db, pipeline, now=utcnow, download_delay=0)
     source = config.source("orf")

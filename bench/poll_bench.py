@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.loopback import mirror  # noqa: E402
+from monitor.collect.fetch import Fetcher  # noqa: E402
 from monitor.config import load_config  # noqa: E402
-from monitor.fetch import Fetcher  # noqa: E402
-from monitor.refresh import Refresher, fetch_settings  # noqa: E402
+from monitor.flow import Refresher, fetch_settings  # noqa: E402
 from storage.db import Database  # noqa: E402
 
 WORDS = (  # noqa: SIM905 - a sentence reads better than a 50-item list

@@ -23,17 +23,18 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
-from monitor import __version__, source_health
+from monitor import __version__
+from monitor.collect.crawl import CrawlReport, CrawlRunner, run_async
+from monitor.collect.fetch import Fetcher
 from monitor.config import Config, ConfigError, LoadedConfig, load_config
-from monitor.crawl import CrawlReport, CrawlRunner, run_async
-from monitor.daemon import collection_state, has_spider, run_daemon
-from monitor.dispatch import Dispatcher, secret_environment
-from monitor.fetch import Fetcher
-from monitor.logs import setup_logging
-from monitor.notify import redact, render_test, send
-from monitor.preflight import check_imports, preflight
-from monitor.refresh import Refresher, SourceReport, fetch_settings
-from monitor.rules import Rule, RuleSet, RuleSyntaxError, parse_query
+from monitor.deliver.dispatch import Dispatcher, secret_environment
+from monitor.deliver.notify import redact, render_test, send
+from monitor.flow import Refresher, SourceReport, fetch_settings
+from monitor.judge.rules import Rule, RuleSet, RuleSyntaxError, parse_query
+from monitor.operate import health as source_health
+from monitor.operate.daemon import collection_state, has_spider, run_daemon
+from monitor.operate.logs import setup_logging
+from monitor.operate.preflight import check_imports, preflight
 from spiders import SPIDER_NAMES
 from storage import articles as store
 from storage import backup as backup_store
@@ -358,8 +359,13 @@ def backfill(
     immediate alerts. Exit 1 when a source failed, 130 when interrupted.
     """
     # Imported here: the other commands need not load the backfill machinery.
-    from monitor.backfill import Backfill, BackfillOptions, SourceProgress, send_backfill_digest
-    from monitor.progress import BackfillBars, report_table
+    from monitor.operate.backfill import (
+        Backfill,
+        BackfillOptions,
+        SourceProgress,
+        send_backfill_digest,
+    )
+    from monitor.operate.progress import BackfillBars, report_table
 
     loaded = obj.load()
     config = loaded.config

@@ -371,7 +371,7 @@ class Config(_Strict):
     def _check_rule(
         self, subscriber: str, rule: RuleConfig, where: tuple[str | int, ...], sources: set[str]
     ) -> None:
-        from monitor.rules import RuleSyntaxError, parse_query
+        from monitor.judge.rules import RuleSyntaxError, parse_query
 
         if rule.query is not None:
             try:

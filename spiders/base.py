@@ -18,9 +18,9 @@ from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.article import Article
-from monitor.canonical import canonical_url
+from monitor.collect.canonical import canonical_url
+from monitor.collect.extract import Extracted, extract_article
 from monitor.config import SourceConfig
-from monitor.extract import Extracted, extract_article
 
 
 @dataclass
@@ -63,7 +63,7 @@ class ListingPage:
 
 
 class Walk(Protocol):
-    """What a spider asks while walking history routes page by page (monitor.backfill)."""
+    """What a spider asks while walking history routes page by page (monitor.operate.backfill)."""
 
     def routes(self) -> list[WalkStart]: ...
 

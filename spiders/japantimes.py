@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from scrapy.http import Response
 
-from monitor.extract import Extracted, date_from_path
+from monitor.collect.extract import Extracted, date_from_path
 from spiders.base import OutletSpider, path_page, query_page
 
 # /news/2026/11/20/business/tech/<slug>/ and /commentary/2026/11/21/world/<slug>/

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, or_, select, text
 
 from monitor.article import Article
-from monitor.canonical import url_hash
+from monitor.collect.canonical import url_hash
 from storage.db import insert_for as _insert
 from storage.models import article_table, article_tag_table, seen_table
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.alert import destination_key, in_quiet_hours, next_digest_at
 from monitor.config import SubscriberConfig
+from monitor.deliver.plan import destination_key, in_quiet_hours, next_digest_at
 
 
 def sub(**kw: Any) -> SubscriberConfig:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitor.canonical import canonical_url, url_hash, url_key
+from monitor.collect.canonical import canonical_url, url_hash, url_key
 
 
 def test_tracking_fragment_host_case_and_port() -> None:

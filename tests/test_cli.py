@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from monitor.canonical import url_key
+from monitor.collect.canonical import url_key
 from tests.conftest import FEEDS, REPO, FeedServer, write_config
 from tests.fixture_dates import FixtureClock
 
@@ -204,7 +204,7 @@ def test_status_shows_a_silent_source(tmp_path: Path, db_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
     from monitor.config import load_config
-    from monitor.pipeline import Pipeline
+    from monitor.judge.pipeline import Pipeline
     from storage import sources as state
     from storage.db import Database
     from tests.test_source_health import article

@@ -8,9 +8,9 @@ from email.utils import format_datetime
 from html import escape
 from pathlib import Path
 
+from monitor.collect.parse import parse_feed
 from monitor.config import load_config
-from monitor.parse import parse_feed
-from monitor.pipeline import Pipeline
+from monitor.judge.pipeline import Pipeline
 from storage import sources as state
 from storage.db import Database
 from tests.conftest import FeedServer, SmtpServer, write_config

@@ -17,8 +17,8 @@ import yaml
 
 from monitor.article import Article
 from monitor.config import Config, load_config
-from monitor.dispatch import Dispatcher
-from monitor.pipeline import Pipeline
+from monitor.deliver.dispatch import Dispatcher
+from monitor.judge.pipeline import Pipeline
 from storage import deliveries
 from storage.db import Database
 from storage.sources import sync_sources

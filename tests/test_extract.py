@@ -1,4 +1,4 @@
-"""monitor.extract: golden fixture pages, hostile JSON-LD, date formats and the fallbacks."""
+"""monitor.collect.extract: golden pages, hostile JSON-LD, date formats and the fallbacks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import trafilatura
 
-from monitor.extract import MAX_TEXT, MAX_TITLE, Extracted, extract_article, parse_date
+from monitor.collect.extract import MAX_TEXT, MAX_TITLE, Extracted, extract_article, parse_date
 from spiders import SPIDERS
 from tests.fixture_dates import GOLDEN
 

@@ -1,4 +1,4 @@
-"""Tests for monitor.fetch against real servers on 127.0.0.1 (aiohttp.web or raw asyncio)."""
+"""monitor.collect.fetch against real servers on 127.0.0.1 (aiohttp.web or raw asyncio)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-import monitor.fetch as fetch_mod
-from monitor.fetch import ACCEPT, Fetcher, FetchError, FetchResult, FetchSettings
-from monitor.netguard import GuardedResolver
+import monitor.collect.fetch as fetch_mod
+from monitor.collect.fetch import ACCEPT, Fetcher, FetchError, FetchResult, FetchSettings
+from monitor.collect.netguard import GuardedResolver
 from tests.conftest import FakeResolver
 
 UA = "IndiaJapanMonitorTest/1.0 (+https://example.invalid/bot)"

@@ -12,8 +12,8 @@ from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config import load_config
-from monitor.heartbeat import STALE_AFTER, Heartbeat
-from monitor.metrics import MetricsServer, default_metrics
+from monitor.operate.heartbeat import STALE_AFTER, Heartbeat
+from monitor.operate.metrics import MetricsServer, default_metrics
 
 
 class Seconds:
@@ -121,8 +121,8 @@ def test_beats_come_from_the_running_scheduler_and_stop_with_it() -> None:
 def test_watchdog_pings_stop_while_the_heartbeat_is_stale(tmp_path: Path) -> None:
     import socket
 
-    from monitor.daemon import Daemon
-    from monitor.sdnotify import SystemdNotifier
+    from monitor.operate.daemon import Daemon
+    from monitor.operate.sdnotify import SystemdNotifier
     from storage.db import Database
     from tests.conftest import write_config
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor import logs
-from monitor.logs import JsonFormatter, KeyValueFormatter, add_secrets, redact_text
+from monitor.operate import logs
+from monitor.operate.logs import JsonFormatter, KeyValueFormatter, add_secrets, redact_text
 from tests.conftest import FeedServer, write_config
 from tests.test_cli import monitor
 
@@ -84,7 +84,7 @@ def test_configured_secret_values_are_registered_for_redaction(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from monitor.config import load_config
-    from monitor.dispatch import secret_environment
+    from monitor.deliver.dispatch import secret_environment
 
     creds = tmp_path / "monitor.env"
     creds.write_text("SMTP_PASS=p@ss/word-42\n", encoding="utf-8")

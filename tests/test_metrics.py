@@ -8,7 +8,7 @@ import threading
 import aiohttp
 import pytest
 
-from monitor.metrics import CONTENT_TYPE, METRICS, Metrics, MetricsServer
+from monitor.operate.metrics import CONTENT_TYPE, METRICS, Metrics, MetricsServer
 
 
 def test_render_golden_text() -> None:

@@ -1,4 +1,4 @@
-"""Tests for monitor.netguard: URL gate, address classification and the guarded resolver."""
+"""Tests for monitor.collect.netguard: URL gate, address classification and the guarded resolver."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from ipaddress import ip_address
 
 import pytest
 
-from monitor.netguard import (
+from monitor.collect.netguard import (
     BlockedAddress,
     BlockedURL,
     GuardedResolver,

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.notify import (
+from monitor.deliver.notify import (
     TEXT_MAX,
     Item,
     Message,
@@ -230,7 +230,7 @@ def test_send_from_a_subprocess_reaches_both_fakes(
 ) -> None:
     code = (
         "import sys\n"
-        "from monitor.notify import render_test, send\n"
+        "from monitor.deliver.notify import render_test, send\n"
         "m = render_test('Sub', 'delivery-77')\n"
         "ok = [send(u, m, {}).ok for u in sys.argv[1:]]\n"
         "sys.exit(0 if all(ok) else 1)\n"

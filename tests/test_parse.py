@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from monitor.collect.parse import FeedParseError, parse_feed
 from monitor.config import load_config
-from monitor.parse import FeedParseError, parse_feed
-from monitor.pipeline import Pipeline
+from monitor.judge.pipeline import Pipeline
 from storage.db import Database
 from tests.conftest import FEEDS, REPO
 from tests.fixture_dates import GOLDEN

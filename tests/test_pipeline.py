@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from monitor.article import Article
-from monitor.canonical import url_hash
+from monitor.collect.canonical import url_hash
 from monitor.config import Config, load_config
-from monitor.pipeline import Pipeline
+from monitor.judge.pipeline import Pipeline
 from storage import articles as store
 from storage.db import Database
 

@@ -1,6 +1,6 @@
 """HTML fragments to plain text: markup and scripts gone, entities decoded, controls removed."""
 
-from monitor.plaintext import html_to_text, one_line
+from monitor.collect.plaintext import html_to_text, one_line
 
 
 def test_markup_scripts_and_entities() -> None:

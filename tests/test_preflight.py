@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from monitor.config import load_config
-from monitor.preflight import preflight
+from monitor.operate.preflight import preflight
 from tests.conftest import REPO, write_config
 
 ORF = {"id": "orf", "name": "ORF", "base_url": "https://www.orfonline.org",

@@ -6,9 +6,9 @@ import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from monitor.collect.fetch import Fetcher
 from monitor.config import load_config
-from monitor.fetch import Fetcher
-from monitor.refresh import Refresher, SourceReport, backoff, fetch_settings
+from monitor.flow import Refresher, SourceReport, backoff, fetch_settings
 from storage import articles as store
 from storage import sources as state
 from storage.db import Database

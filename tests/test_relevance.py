@@ -1,7 +1,7 @@
 """Relevance: bilateral terms, India/Japan proximity, and the recorded reason."""
 
-from monitor.relevance import assess
-from monitor.terms import TermMatcher
+from monitor.judge.relevance import assess
+from monitor.judge.terms import TermMatcher
 
 MATCHER = TermMatcher(
     {

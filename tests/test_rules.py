@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from monitor.article import Article
-from monitor.rules import Query, Rule, RuleMatch, RuleSet, RuleSyntaxError, parse_query
-from monitor.terms import Hit, TermMatcher, normalize
+from monitor.judge.rules import Query, Rule, RuleMatch, RuleSet, RuleSyntaxError, parse_query
+from monitor.judge.terms import Hit, TermMatcher, normalize
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sdnotify import STATUS_MAX, SystemdNotifier, clean_status
+from monitor.operate.sdnotify import STATUS_MAX, SystemdNotifier, clean_status
 
 
 @pytest.fixture

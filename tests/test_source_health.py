@@ -13,10 +13,10 @@ import yaml
 
 from monitor.article import Article
 from monitor.config import Config, load_config
-from monitor.dispatch import Dispatcher
-from monitor.health_report import HealthReporter
-from monitor.pipeline import Pipeline
-from monitor.source_health import assess, rhythm
+from monitor.deliver.dispatch import Dispatcher
+from monitor.judge.pipeline import Pipeline
+from monitor.operate.health import assess, rhythm
+from monitor.operate.notices import HealthReporter
 from storage import crawls
 from storage import health as health_store
 from storage import sources as state

@@ -1,6 +1,6 @@
 """One-pass term matching: boundaries, dash/space variants, prefixes, fields and word positions."""
 
-from monitor.terms import TermMatcher, normalize
+from monitor.judge.terms import TermMatcher, normalize
 
 
 def _terms(matcher: TermMatcher, text: str) -> list[tuple[str, str]]:

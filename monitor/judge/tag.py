@@ -5,7 +5,7 @@ Reads: the term hits of one article. Writes: nothing.
 
 from __future__ import annotations
 
-from monitor.terms import Hit
+from monitor.judge.terms import Hit
 
 SECTOR_PREFIX = "sector:"
 

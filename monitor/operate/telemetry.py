@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from monitor.alert import Alerts
+from monitor.collect.crawl import CrawlReport
 from monitor.config import Config
-from monitor.crawl import CrawlReport
-from monitor.dispatch import DispatchReport
-from monitor.metrics import Metrics
-from monitor.refresh import SourceReport
-from monitor.source_health import collection_state
+from monitor.deliver.dispatch import DispatchReport
+from monitor.deliver.plan import Alerts
+from monitor.flow import SourceReport
+from monitor.operate.health import collection_state
+from monitor.operate.metrics import Metrics
 
 POLL_OUTCOMES = ("ok", "not_modified", "error", "backoff")
 CRAWL_OUTCOMES = ("ok", "problem")

@@ -25,17 +25,17 @@ from apscheduler.events import (
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor import telemetry
+from monitor.collect.crawl import CrawlRunner, run_async
+from monitor.collect.fetch import Fetcher
 from monitor.config import Config, SourceConfig
-from monitor.crawl import CrawlRunner, run_async
-from monitor.dispatch import Dispatcher
-from monitor.fetch import Fetcher
-from monitor.health_report import HealthReporter
-from monitor.heartbeat import Heartbeat
-from monitor.metrics import METRICS, Metrics, MetricsServer, default_metrics
-from monitor.refresh import Refresher, fetch_settings, utcnow
-from monitor.sdnotify import SystemdNotifier
-from monitor.source_health import collection_state, has_spider
+from monitor.deliver.dispatch import Dispatcher
+from monitor.flow import Refresher, fetch_settings, utcnow
+from monitor.operate import telemetry
+from monitor.operate.health import collection_state, has_spider
+from monitor.operate.heartbeat import Heartbeat
+from monitor.operate.metrics import METRICS, Metrics, MetricsServer, default_metrics
+from monitor.operate.notices import HealthReporter
+from monitor.operate.sdnotify import SystemdNotifier
 from storage import articles as store
 from storage import crawls, deliveries
 from storage import sources as state

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from monitor.plaintext import clean_text, one_line
+from monitor.collect.plaintext import clean_text, one_line
 
 log = logging.getLogger("monitor.notify")
 

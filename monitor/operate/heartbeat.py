@@ -15,7 +15,7 @@ from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.metrics import Metrics
+from monitor.operate.metrics import Metrics
 
 HEARTBEAT_INTERVAL = 5.0  # seconds between beats
 # A beat older than this means the scheduler is stuck. It is well above the longest stall the

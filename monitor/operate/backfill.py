@@ -17,10 +17,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 from monitor.article import Article
-from monitor.canonical import url_hash
+from monitor.collect.canonical import url_hash
+from monitor.collect.crawl import scrapy_settings
 from monitor.config import Config, SourceConfig
-from monitor.crawl import scrapy_settings
-from monitor.pipeline import Pipeline
+from monitor.judge.pipeline import Pipeline
 from spiders.base import ListingPage, OutletSpider, WalkStart
 from storage import articles as store
 from storage import backfills
@@ -331,7 +331,7 @@ class Backfill:
         clock: Callable[[], datetime],
         on_progress: Callable[[SourceProgress], None] | None = None,
     ) -> None:
-        from monitor.crawl import install_reactor
+        from monitor.collect.crawl import install_reactor
 
         install_reactor()
         self.config = config
@@ -387,7 +387,7 @@ async def send_backfill_digest(config: Config, db: Database, sources: list[str])
     of its rules (all not summarised before), through the outbox like any alert."""
     from datetime import UTC
 
-    from monitor.dispatch import Dispatcher
+    from monitor.deliver.dispatch import Dispatcher
 
     def now() -> datetime:
         return datetime.now(UTC)

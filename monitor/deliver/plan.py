@@ -17,8 +17,8 @@ from sqlalchemy import Connection
 
 from monitor.article import Article
 from monitor.config import Config, SubscriberConfig
-from monitor.notify import channel_of
-from monitor.rules import Rule, RuleMatch, RuleSet, parse_query
+from monitor.deliver.notify import channel_of
+from monitor.judge.rules import Rule, RuleMatch, RuleSet, parse_query
 from storage import deliveries
 
 

@@ -16,8 +16,8 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from monitor.article import Article
-from monitor.canonical import canonical_url
-from monitor.plaintext import html_to_text, one_line
+from monitor.collect.canonical import canonical_url
+from monitor.collect.plaintext import html_to_text, one_line
 
 MAX_TITLE = 1_000
 MAX_SUMMARY = 10_000

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.terms import Hit
+from monitor.judge.terms import Hit
 
 INDIA, JAPAN, BILATERAL = "india", "japan", "bilateral"
 

@@ -1,6 +1,6 @@
 """Terminal view of a backfill: one progress bar per source while it runs, a table at the end.
 
-Reads: SourceProgress updates from monitor.backfill. Writes: bars to stderr (only on a
+Reads: SourceProgress updates from monitor.operate.backfill. Writes: bars to stderr (only on a
 terminal) and the final table to stdout. Every value from the web is escaped for Rich markup.
 """
 
@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from monitor.backfill import SourceProgress
+from monitor.operate.backfill import SourceProgress
 
 COLUMNS = (
     "state",

@@ -19,7 +19,7 @@ from typing import Literal
 
 from aiohttp import web
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("monitor.metrics")
 
 Kind = Literal["counter", "gauge"]
 LabelKey = tuple[tuple[str, str], ...]  # sorted (label name, value) pairs

@@ -20,7 +20,7 @@ from typing import Literal
 import aiohttp
 from yarl import URL
 
-from monitor.netguard import (
+from monitor.collect.netguard import (
     BlockedURL,
     GuardedResolver,
     MalformedURL,

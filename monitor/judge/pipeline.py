@@ -14,14 +14,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.alert import Alerts
 from monitor.article import Article
-from monitor.canonical import url_hash
+from monitor.collect.canonical import url_hash
 from monitor.config import Config
-from monitor.dedup import drop_ambiguous_guids, fingerprint
-from monitor.relevance import BILATERAL, INDIA, JAPAN, assess
-from monitor.tag import sector_group, tag
-from monitor.terms import TermMatcher
+from monitor.deliver.plan import Alerts
+from monitor.judge.dedup import drop_ambiguous_guids, fingerprint
+from monitor.judge.relevance import BILATERAL, INDIA, JAPAN, assess
+from monitor.judge.tag import sector_group, tag
+from monitor.judge.terms import TermMatcher
 from storage import articles as store
 from storage.db import Database
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import trafilatura
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.plaintext import clean_text, html_to_text, one_line
+from monitor.collect.plaintext import clean_text, html_to_text, one_line
 
 MAX_TITLE = 1000
 MAX_TEXT = 200_000

@@ -18,10 +18,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from monitor.article import Article
-from monitor.canonical import url_hash
+from monitor.collect.canonical import url_hash
+from monitor.collect.netguard import BlockedURL, check_url, is_public_ip
 from monitor.config import Config, SourceConfig
-from monitor.netguard import BlockedURL, check_url, is_public_ip
-from monitor.pipeline import Outcome, Pipeline
+from monitor.judge.pipeline import Outcome, Pipeline
 from storage import articles as store
 from storage import crawls
 from storage.db import Database
@@ -102,12 +102,12 @@ def scrapy_settings(config: Config, *, download_delay: float | None = None) -> d
         "TELNETCONSOLE_ENABLED": False,
         "REMOTE_CONTROL_ENABLED": False,  # 2.19 runs a code-executing localhost server otherwise
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "ftp": None, "s3": None},
-        "DNS_RESOLVER": "monitor.crawl.GuardedResolver",
-        "TWISTED_DNS_RESOLVER": "monitor.crawl.GuardedResolver",
+        "DNS_RESOLVER": "monitor.collect.crawl.GuardedResolver",
+        "TWISTED_DNS_RESOLVER": "monitor.collect.crawl.GuardedResolver",
         "MONITOR_ALLOW_PRIVATE_NETWORKS": fetch.allow_private_networks,
         "DOWNLOADER_MIDDLEWARES": {
-            "monitor.crawl.NetGuardMiddleware": 50,
-            "monitor.crawl.RetryAfterMiddleware": 540,
+            "monitor.collect.crawl.NetGuardMiddleware": 50,
+            "monitor.collect.crawl.RetryAfterMiddleware": 540,
         },
         "CLOSESPIDER_TIMEOUT": config.crawl.timeout,
         "LOG_ENABLED": False,  # crawl outcomes are logged by this module, one line per crawl

@@ -21,10 +21,8 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from monitor.alert import Alerts
 from monitor.config import Config
-from monitor.logs import add_secrets
-from monitor.notify import (
+from monitor.deliver.notify import (
     Item,
     Message,
     SendResult,
@@ -36,6 +34,8 @@ from monitor.notify import (
     render_single,
     send,
 )
+from monitor.deliver.plan import Alerts
+from monitor.operate.logs import add_secrets
 from storage import deliveries
 from storage.db import Database
 

@@ -10,7 +10,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from monitor.article import Article
-from monitor.terms import TermMatcher
+from monitor.judge.terms import TermMatcher
 
 _OPERATORS = frozenset({"AND", "OR", "NOT"})
 _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212"

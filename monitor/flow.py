@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.article import Article
+from monitor.collect.crawl import CrawlRunner
+from monitor.collect.fetch import Fetcher, FetchError, FetchResult, FetchSettings
+from monitor.collect.parse import FeedParseError, parse_feed
 from monitor.config import Config, SourceConfig
-from monitor.crawl import CrawlRunner
-from monitor.fetch import Fetcher, FetchError, FetchResult, FetchSettings
-from monitor.parse import FeedParseError, parse_feed
-from monitor.pipeline import Outcome, Pipeline
+from monitor.judge.pipeline import Outcome, Pipeline
 from spiders import SPIDER_NAMES
 from storage import sources as state
 from storage.db import Database

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.config import Config
-from monitor.source_health import assess
+from monitor.operate.health import assess
 from storage import health as store
 from storage.db import Database
 
