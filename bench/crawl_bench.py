@@ -15,17 +15,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+
 from bench.loopback import mirror  # noqa: E402
-from monitor.collect.crawl import CrawlRunner, run_async  # noqa: E402
+from monitor.app import open_app  # noqa: E402
 from monitor.config import load_config  # noqa: E402
-from monitor.judge.pipeline import Pipeline  # noqa: E402
+from monitor.flow import crawl_source  # noqa: E402
+from monitor.runtime import run_async  # noqa: E402
 from storage.db import Database  # noqa: E402
+from tests.fixture_dates import FixtureClock  # noqa: E402
 
 SERVER = r"""
 import re, sys
@@ -70,20 +74,16 @@ async def crawl_many(config_path: Path, db_url: str, crawls: int) -> None:
     config = load_config(config_path).config
     db = Database(db_url)
     db.create_schema()
-    from storage.sources import sync_sources
+    async with open_app(config, db, spiders=True, download_delay=0) as app:
+        await _crawls(app, config.source("orf"), crawls)
 
-    with db.write() as conn:
-        sync_sources(conn, [(s.id, s.name, []) for s in config.sources])
-    pipeline = Pipeline(config, db)
-    from monitor.flow import utcnow
 
-    runner = CrawlRunner(config, db, pipeline, now=utcnow, download_delay=0)
-    source = config.source("orf")
+async def _crawls(app: Any, source: Any, crawls: int) -> None:
     print(f"{'crawl':>5} {'new':>4} {'pages':>5} {'RSS MiB':>8} {'FDs':>4} {'threads':>7}")
     samples: dict[int, tuple[float, int]] = {}
     t0 = time.perf_counter()
     for n in range(1, crawls + 1):
-        report = await runner.crawl(source)
+        report = await crawl_source(app, source)
         if report.new != 10 or report.problem:
             raise SystemExit(f"crawl {n}: expected 10 new articles, got {report}")
         samples[n] = (rss_mib(), fds())
@@ -107,7 +107,10 @@ def main() -> None:
     parser.add_argument("--crawls", type=int, default=100)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="monitor-crawl-bench-"))
-    template = REPO / "tests/data/pages/orf/article_rare_earths.html"
+    # The fixture's date tokens rendered against today: the articles are fresh news.
+    template = work / "article.html"
+    fixture = REPO / "tests/data/pages/orf/article_rare_earths.html"
+    template.write_text(FixtureClock.real().read(fixture), encoding="utf-8")
     with mirror(SERVER, str(template)) as port:
         shipped = yaml.safe_load((REPO / "feeds.yaml").read_text(encoding="utf-8"))
         config = {

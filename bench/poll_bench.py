@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.loopback import mirror  # noqa: E402
-from monitor.collect.fetch import Fetcher  # noqa: E402
+from monitor.app import open_app  # noqa: E402
 from monitor.config import load_config  # noqa: E402
-from monitor.flow import Refresher, fetch_settings  # noqa: E402
+from monitor.flow import refresh_source  # noqa: E402
 from storage.db import Database  # noqa: E402
 
 WORDS = (  # noqa: SIM905 - a sentence reads better than a 50-item list
@@ -93,11 +93,9 @@ async def poll_all(config_path: Path, db_url: str) -> int:
     config = load_config(config_path).config
     db = Database(db_url)
     db.create_schema()
-    async with Fetcher(fetch_settings(config)) as fetcher:
-        refresher = Refresher(config, db, fetcher)
-        await asyncio.to_thread(refresher.sync_sources)
+    async with open_app(config, db) as app:
         reports = await asyncio.gather(
-            *(refresher.refresh_source(s, force=True) for s in config.sources)
+            *(refresh_source(app, s, force=True) for s in config.sources)
         )
     errors = [f.error for r in reports for f in r.feeds if f.outcome == "error"]
     if errors:

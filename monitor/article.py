@@ -1,10 +1,20 @@
-"""The one item type that flows through the pipeline, whether it came from a feed or a spider."""
+"""The one item type that flows through the pipeline, whether it came from a feed or a spider,
+and the named states and modes every stage shares (Literal types mypy checks).
+
+Reads/writes: nothing.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+IngestMode = Literal["live", "backfill"]  # backfilled articles never alert immediately
+FeedOutcome = Literal["ok", "not_modified", "error", "backoff"]
+DeliveryState = Literal["pending", "sending", "sent", "failed", "suppressed"]
+DeliveryMode = Literal["immediate", "digest", "backfill"]
+JobKind = Literal["poll", "crawl"]
 
 
 @dataclass(slots=True)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import pkgutil
 from typing import TYPE_CHECKING, Any
 
+_FRAMEWORK = frozenset({"base", "history"})  # modules every spider shares, not outlets
+
 
 def spider_modules() -> frozenset[str]:
     """Source ids with a spider: the outlet modules of this package, found without importing."""
-    return frozenset(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base")
+    return frozenset(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _FRAMEWORK)
 
 
 SPIDER_NAMES = spider_modules()

@@ -1,7 +1,9 @@
 """OutletSpider: walks an outlet's listing pages, follows new article links, yields Articles.
 
-Reads: listing and article pages of one source (SourceConfig). Writes: Article items, plus
-`self.health` (a CrawlHealth) that the runner reads after the crawl to spot layout changes.
+Reads: listing and article pages of one source (SourceConfig). Writes: Article items (each goes
+down the flow as it is yielded), plus `self.health` (a CrawlHealth) that the runner reads after
+the crawl to spot layout changes. Three ways to run: the listing pages (live crawls), given
+article URLs (enrichment of short feed entries), or a history walk (spiders/history.py).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import scrapy
@@ -21,6 +23,7 @@ from monitor.article import Article
 from monitor.collect.canonical import canonical_url
 from monitor.collect.extract import Extracted, extract_article
 from monitor.config import SourceConfig
+from spiders.history import History, Walk, meta_of
 
 
 @dataclass
@@ -36,50 +39,6 @@ class CrawlHealth:
     article_failures: int = 0  # article requests that failed
     skipped: int = 0  # article links not requested because skip_urls / exclude_urls said so
     empty_listings: list[str] = field(default_factory=list)  # listing pages without article links
-
-
-@dataclass
-class WalkStart:
-    """Where a history walk (backfill) begins or resumes one route."""
-
-    route: str  # the route as configured (its key in checkpoints)
-    url: str
-    page_no: int = 1
-
-
-@dataclass
-class ListingPage:
-    """One finished listing page of a history walk: its links and what their pages gave."""
-
-    route: str
-    page_no: int
-    url: str
-    next_url: str | None  # the older page after this one, if the page links or implies one
-    links: list[str]  # article links on the page, in page order
-    fetched: list[str]  # the links that were requested
-    articles: list[Article]  # extracted from the fetched pages
-    next_guessed: bool = False  # next_url built by the spider (no "next" link on the page)
-    failures: int = 0  # fetched links whose request failed
-
-
-class Walk(Protocol):
-    """What a spider asks while walking history routes page by page (monitor.operate.backfill)."""
-
-    def routes(self) -> list[WalkStart]: ...
-
-    def to_fetch(self, route: str, links: list[str]) -> list[str]: ...
-
-    def page_done(self, page: ListingPage) -> bool: ...
-
-    def route_failed(
-        self, route: str, page_no: int, url: str, error: str, *, past_end: bool = False
-    ) -> None: ...
-
-
-@dataclass
-class _PageState:
-    page: ListingPage
-    pending: int
 
 
 _PAGED_PATH = re.compile(r"/page/\d+/?$")
@@ -98,15 +57,6 @@ def query_page(url: str, param: str, page_no: int) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query) if k != param]
     query.append((param, str(page_no)))
     return parts._replace(query=urlencode(query), fragment="").geturl()
-
-
-def _meta(response: Response) -> dict[str, Any]:
-    # Responses built by hand in tests may carry no request; Scrapy raises on .meta then.
-    try:
-        meta: dict[str, Any] = response.meta
-    except AttributeError:
-        return {}
-    return meta
 
 
 class OutletSpider(scrapy.Spider):
@@ -152,11 +102,8 @@ class OutletSpider(scrapy.Spider):
         self.max_pages = max(1, max_pages)
         # Enrichment: fetch exactly these article pages (feed entries), no listing pages.
         self.article_urls = article_urls
-        # History walk (backfill): one listing page at a time, each page's articles handed to
-        # the walk before the next (older) page is requested, so a checkpoint is never ahead.
-        self.walk = walk
-        self._walk_routes: list[WalkStart] = []
-        self._walk_pages: dict[tuple[str, int], _PageState] = {}
+        # History walk (backfill): spiders/history.py drives the requests page by page.
+        self.history = History(self, walk) if walk is not None else None
         self.health = CrawlHealth()
         host = (urlsplit(source.base_url).hostname or "").lower()
         bare = host.removeprefix("www.")
@@ -175,7 +122,7 @@ class OutletSpider(scrapy.Spider):
 
     def next_page_url(self, response: Response, page_no: int) -> str | None:
         """The listing page after page_no (1-based), from the page's own pagination links."""
-        return self._pagination_link(response)
+        return self.pagination_link(response)
 
     @classmethod
     def fallback_published(cls, url: str, extracted: Extracted) -> datetime | None:
@@ -220,6 +167,10 @@ class OutletSpider(scrapy.Spider):
             path = path.rstrip("/") or "/"
         return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
+    def excluded(self, url: str) -> bool:
+        """Whether feeds.yaml's exclude_urls rule the URL out."""
+        return any(p.search(url) for p in self._exclude)
+
     def on_site(self, url: str) -> bool:
         try:
             host = (urlsplit(url).hostname or "").lower()
@@ -227,7 +178,7 @@ class OutletSpider(scrapy.Spider):
             return False
         return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
 
-    def _allowed(self, url: str) -> bool:
+    def allowed(self, url: str) -> bool:
         try:
             parts = urlsplit(url)
         except ValueError:  # e.g. an unbalanced "[" in a scraped href
@@ -236,7 +187,7 @@ class OutletSpider(scrapy.Spider):
             return False
         return not any(parts.path.startswith(p) for p in self.forbidden_paths)
 
-    def _pagination_link(self, response: Response) -> str | None:
+    def pagination_link(self, response: Response) -> str | None:
         tree = LexborHTMLParser(response.text)
         for selector in (
             "link[rel=next]",
@@ -256,14 +207,13 @@ class OutletSpider(scrapy.Spider):
     # --- crawl -------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
-        if self.walk is not None:
-            self._walk_routes = list(self.walk.routes())
-            for request in self._next_route():
+        if self.history is not None:
+            for request in self.history.start():
                 yield request
             return
         if self.article_urls is not None:
             for url in self.article_urls:
-                if self._allowed(url) and self.is_article_url(url):
+                if self.allowed(url) and self.is_article_url(url):
                     yield scrapy.Request(
                         url, callback=self.parse_article, errback=self.article_failed
                     )
@@ -282,31 +232,16 @@ class OutletSpider(scrapy.Spider):
     def listing_failed(self, failure: Any) -> list[Any]:
         self.health.listing_failures += 1
         self.logger.warning("listing page failed: %s", failure.getErrorMessage())
-        meta = getattr(failure.request, "meta", None) or {}
-        if self.walk is None or "walk_route" not in meta:
-            return []
-        response = getattr(failure.value, "response", None)  # HttpError carries the response
-        # A 404 for a page number the spider guessed (no "next" link) is how WordPress-style
-        # archives end; for a linked page it is a real failure.
-        past_end = bool(meta.get("guessed")) and getattr(response, "status", None) == 404
-        self.walk.route_failed(
-            meta["walk_route"],
-            int(meta["page_no"]),
-            failure.request.url,
-            failure.getErrorMessage(),
-            past_end=past_end,
-        )
-        return list(self._next_route())
+        if self.history is not None and self.history.owns(failure.request):
+            return list(self.history.listing_failed(failure))
+        return []
 
     def article_failed(self, failure: Any) -> list[Any]:
         self.health.article_failures += 1
         self.logger.info("article page failed: %s", failure.getErrorMessage())
-        meta = getattr(failure.request, "meta", None) or {}
-        state = self._walk_pages.get(meta.get("walk_page"))  # type: ignore[arg-type]
-        if state is None:
-            return []
-        state.page.failures += 1
-        return list(self._page_step(state))
+        if self.history is not None:
+            return list(self.history.article_failed(failure))
+        return []
 
     def listing_links(self, response: Response) -> list[str]:
         """Absolute hrefs the listing selectors point at, in page order, unfiltered."""
@@ -332,30 +267,26 @@ class OutletSpider(scrapy.Spider):
                 url = self.article_link(href)
             except ValueError:
                 continue
-            if self._allowed(url) and self.is_article_url(url):
+            if self.allowed(url) and self.is_article_url(url):
                 links[url] = None
         return list(links)
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
         if not isinstance(response, TextResponse):
             self.health.listing_failures += 1
-            if self.walk is not None and "walk_route" in _meta(response):
-                meta = _meta(response)
-                self.walk.route_failed(
-                    meta["walk_route"], int(meta["page_no"]), response.url, "not an HTML page"
-                )
-                yield from self._next_route()
+        else:
+            self.health.listing_pages += 1
+        if self.history is not None and "walk_route" in meta_of(response):
+            yield from self.history.listing(response)
             return
-        self.health.listing_pages += 1
-        if self.walk is not None:
-            yield from self._walk_listing(response)
+        if not isinstance(response, TextResponse):
             return
-        page_no = int(_meta(response).get("page_no", 1))
+        page_no = int(meta_of(response).get("page_no", 1))
         found = self.article_links(response)
         fresh = [u for u in found if u not in self._seen_articles]
         self._seen_articles.update(fresh)
         self.health.article_links += len(fresh)
-        wanted = [u for u in fresh if not any(p.search(u) for p in self._exclude)]
+        wanted = [u for u in fresh if not self.excluded(u)]
         # One question per page, not per link: the runner answers it with one batched query.
         known = self.skip_urls(wanted) if self.skip_urls and wanted else set()
         self.health.skipped += len(fresh) - len(wanted) + len(known)
@@ -368,7 +299,7 @@ class OutletSpider(scrapy.Spider):
         if page_no >= self.max_pages:
             return
         next_url = self.next_page_url(response, page_no)
-        if next_url and self._allowed(next_url) and next_url not in self._seen_listings:
+        if next_url and self.allowed(next_url) and next_url not in self._seen_listings:
             self._seen_listings.add(next_url)
             yield scrapy.Request(
                 next_url,
@@ -379,14 +310,10 @@ class OutletSpider(scrapy.Spider):
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         article = self._article(response)
-        state = self._walk_pages.get(_meta(response).get("walk_page"))  # type: ignore[arg-type]
-        if state is None:
-            if article is not None:
-                yield article
-            return
-        if article is not None:
-            state.page.articles.append(article)
-        yield from self._page_step(state)
+        if self.history is not None and "walk_page" in meta_of(response):
+            yield from self.history.article(response, article)
+        elif article is not None:
+            yield article
 
     def _article(self, response: Response) -> Article | None:
         if not isinstance(response, TextResponse):
@@ -423,75 +350,6 @@ class OutletSpider(scrapy.Spider):
             language=self.source.language,
             published_from_source=published is not None,
         )
-
-    # --- history walk (backfill) ---------------------------------------------------------------
-
-    def _listing_request(
-        self, route: str, url: str, page_no: int, guessed: bool = False
-    ) -> scrapy.Request:
-        return scrapy.Request(
-            url,
-            callback=self.parse_listing,
-            errback=self.listing_failed,
-            dont_filter=True,  # a dropped duplicate would leave the walk waiting forever
-            meta={"page_no": page_no, "walk_route": route, "guessed": guessed},
-        )
-
-    def _next_route(self) -> Iterator[scrapy.Request]:
-        while self._walk_routes:
-            start = self._walk_routes.pop(0)
-            if self._allowed(start.url):
-                yield self._listing_request(start.route, start.url, start.page_no)
-                return
-            assert self.walk is not None
-            self.walk.route_failed(start.route, start.page_no, start.url, "URL not allowed")
-
-    def _walk_listing(self, response: TextResponse) -> Iterator[Any]:
-        assert self.walk is not None
-        meta = _meta(response)
-        route, page_no = str(meta["walk_route"]), int(meta["page_no"])
-        links = [
-            u for u in self.article_links(response) if not any(p.search(u) for p in self._exclude)
-        ]
-        self.health.article_links += len(links)
-        if not links:
-            self.health.empty_listings.append(response.url)
-        next_url = self.next_page_url(response, page_no) if links else None
-        if next_url is not None and (not self._allowed(next_url) or next_url == response.url):
-            next_url = None
-        guessed = next_url is not None and next_url != self._pagination_link(response)
-        fetch = self.walk.to_fetch(route, links)
-        self.health.skipped += len(links) - len(fetch)
-        page = ListingPage(route, page_no, response.url, next_url, links, fetch, [], guessed)
-        state = _PageState(page, pending=len(fetch))
-        key = (route, page_no)
-        self._walk_pages[key] = state
-        if not fetch:
-            yield from self._page_step(state, done=0)
-            return
-        for url in fetch:
-            yield scrapy.Request(
-                url,
-                callback=self.parse_article,
-                errback=self.article_failed,
-                dont_filter=True,
-                meta={"walk_page": key},
-            )
-
-    def _page_step(self, state: _PageState, done: int = 1) -> Iterator[Any]:
-        """One of the page's article requests finished; the last one closes the page."""
-        assert self.walk is not None
-        state.pending -= done
-        if state.pending > 0:
-            return
-        page = state.page
-        self._walk_pages.pop((page.route, page.page_no), None)
-        if self.walk.page_done(page) and page.next_url:
-            yield self._listing_request(
-                page.route, page.next_url, page.page_no + 1, page.next_guessed
-            )
-        else:
-            yield from self._next_route()
 
     # --- health ------------------------------------------------------------------------------
 

@@ -54,4 +54,4 @@ class DDNewsSpider(OutletSpider):
 
     def next_page_url(self, response: Response, page_no: int) -> str | None:
         # WordPress archives page as <archive>/page/N/ even when the theme hides the links.
-        return self._pagination_link(response) or path_page(response.url, page_no + 1)
+        return self.pagination_link(response) or path_page(response.url, page_no + 1)

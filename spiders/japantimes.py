@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 from scrapy.http import Response
 
-from monitor.collect.extract import Extracted, date_from_path
+from monitor.collect.dates import date_from_path
+from monitor.collect.extract import Extracted
 from spiders.base import OutletSpider, path_page, query_page
 
 # /news/2026/11/20/business/tech/<slug>/ and /commentary/2026/11/21/world/<slug>/
@@ -67,7 +68,7 @@ class JapanTimesSpider(OutletSpider):
         return date_from_path(urlsplit(url).path, cls.default_tz)
 
     def next_page_url(self, response: Response, page_no: int) -> str | None:
-        linked = self._pagination_link(response)
+        linked = self.pagination_link(response)
         if linked:
             return linked
         if urlsplit(response.url).path.rstrip("/") == "/search":

@@ -55,4 +55,4 @@ class ORFSpider(OutletSpider):
         )
 
     def next_page_url(self, response: Response, page_no: int) -> str | None:
-        return self._pagination_link(response) or query_page(response.url, "page", page_no + 1)
+        return self.pagination_link(response) or query_page(response.url, "page", page_no + 1)

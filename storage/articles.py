@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, text
+from sqlalchemy.exc import OperationalError
 
 from monitor.article import Article
 from monitor.collect.canonical import url_hash
@@ -244,7 +245,14 @@ def list_articles(
         )
     if search:
         query = query.where(table.c.id.in_(_search_ids(conn, search)))
-    rows = conn.execute(query).mappings().all()
+    try:
+        rows = conn.execute(query).mappings().all()
+    except OperationalError as exc:
+        if search and "fts5" in str(exc).lower():
+            raise SearchError(
+                f"not a valid full-text query: {search!r} (quote phrases, e.g. '\"rare earth\"')"
+            ) from None
+        raise
     matched = _tags_for(conn, [r["id"] for r in rows])
     return [
         StoredArticle(

@@ -5,6 +5,8 @@ Reads/writes: the crawl_run table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -13,16 +15,39 @@ from sqlalchemy import Connection, delete, func, select
 from storage.models import crawl_run_table
 
 
+@dataclass(frozen=True)
+class CrawlRun:
+    """One stored spider run."""
+
+    id: int
+    source_id: str
+    started_at: datetime
+    duration_ms: int
+    listing_pages: int
+    article_links: int
+    articles: int
+    new: int
+    updated: int
+    responses: int
+    errors: int
+    finish_reason: str | None
+    problem: str | None
+
+    @classmethod
+    def of(cls, row: Mapping[Any, Any]) -> CrawlRun:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+
 def record_crawl(conn: Connection, **values: Any) -> None:
     conn.execute(crawl_run_table.insert().values(**values))
 
 
-def latest_crawls(conn: Connection) -> dict[str, dict[str, Any]]:
+def latest_crawls(conn: Connection) -> dict[str, CrawlRun]:
     """The newest crawl_run row of every source."""
     t = crawl_run_table
     newest = select(t.c.source_id, func.max(t.c.id).label("id")).group_by(t.c.source_id).subquery()
     rows = conn.execute(select(t).join(newest, t.c.id == newest.c.id)).mappings()
-    return {row["source_id"]: dict(row) for row in rows}
+    return {row["source_id"]: CrawlRun.of(row) for row in rows}
 
 
 def prune_crawl_runs(conn: Connection, before: datetime) -> int:
@@ -37,7 +62,7 @@ def has_crawled(conn: Connection, source_id: str) -> bool:
     return conn.execute(query).first() is not None
 
 
-def recent_listing_crawls(conn: Connection, source_id: str, limit: int) -> list[dict[str, Any]]:
+def recent_listing_crawls(conn: Connection, source_id: str, limit: int) -> list[CrawlRun]:
     """The newest crawls of a source's listing pages, newest first. Enrichment fetches (article
     pages only: no listing page and never a problem) say nothing about the layout; left out."""
     t = crawl_run_table
@@ -45,4 +70,4 @@ def recent_listing_crawls(conn: Connection, source_id: str, limit: int) -> list[
     query = (
         select(t).where(t.c.source_id == source_id, listing).order_by(t.c.id.desc()).limit(limit)
     )
-    return [dict(row) for row in conn.execute(query).mappings()]
+    return [CrawlRun.of(row) for row in conn.execute(query).mappings()]

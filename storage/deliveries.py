@@ -5,12 +5,14 @@ Reads/writes: the delivery and operator_notice tables (and reads article/source 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Connection, and_, exists, func, or_, select, update
 
+from monitor.article import DeliveryMode, DeliveryState
 from storage.db import insert_for
 from storage.models import (
     article_table,
@@ -21,6 +23,58 @@ from storage.models import (
 )
 
 ACTIVE = ("pending", "sending", "sent")
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """One outbox row: an article for one subscriber's destination."""
+
+    id: int
+    subscriber: str
+    destination: str
+    channel: str
+    article_id: int
+    mode: DeliveryMode
+    state: DeliveryState
+    story: str | None
+    rules: list[str]
+    why: list[str]
+    reason: str | None
+    created_at: datetime
+    due_at: datetime
+    attempts: int
+    next_attempt_at: datetime | None
+    claimed_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+    message_id: str | None
+
+    @classmethod
+    def of(cls, row: Mapping[Any, Any]) -> Self:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class LoggedDelivery(DeliveryRow):
+    """A delivery as `monitor alerts log` shows it: with its article's title."""
+
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class AlertedArticle:
+    """What an alert shows of one stored article."""
+
+    id: int
+    title: str
+    url: str
+    published_at: datetime
+    summary: str
+    text: str
+    relevance_reason: dict[str, Any]
+    fingerprint: str | None
+    source_name: str
+    sectors: list[str]
 
 
 def insert_deliveries(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
@@ -56,7 +110,7 @@ def release_claims(conn: Connection) -> int:
     return int(result.rowcount or 0)
 
 
-def claim_due(conn: Connection, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+def claim_due(conn: Connection, now: datetime, limit: int = 500) -> list[DeliveryRow]:
     """Mark due pending deliveries 'sending' and return them (inside a write transaction)."""
     d = delivery_table
     due = and_(
@@ -64,13 +118,12 @@ def claim_due(conn: Connection, now: datetime, limit: int = 500) -> list[dict[st
         d.c.due_at <= now,
         or_(d.c.next_attempt_at.is_(None), d.c.next_attempt_at <= now),
     )
-    rows = [
-        dict(r) for r in conn.execute(select(d).where(due).order_by(d.c.id).limit(limit)).mappings()
-    ]
+    query = select(d).where(due).order_by(d.c.id).limit(limit)
+    rows = [DeliveryRow.of(r) for r in conn.execute(query).mappings()]
     if rows:
         conn.execute(
             update(d)
-            .where(d.c.id.in_([r["id"] for r in rows]))
+            .where(d.c.id.in_([r.id for r in rows]))
             .values(state="sending", claimed_at=now)
         )
     return rows
@@ -114,7 +167,7 @@ def mark_failed(
     )
 
 
-def items_for(conn: Connection, article_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+def items_for(conn: Connection, article_ids: Sequence[int]) -> dict[int, AlertedArticle]:
     """What alerts show of each article: title, link, date, outlet name, summary, sectors."""
     a, s, t = article_table, source_table, article_tag_table
     rows = conn.execute(
@@ -132,12 +185,13 @@ def items_for(conn: Connection, article_ids: Sequence[int]) -> dict[int, dict[st
         .join(s, s.c.id == a.c.source_id)
         .where(a.c.id.in_(list(article_ids)))
     ).mappings()
-    out = {r["id"]: {**dict(r), "sectors": []} for r in rows}
+    found = {r["id"]: dict(r) for r in rows}
+    sectors: dict[int, list[str]] = {article_id: [] for article_id in found}
     for article_id, sector in conn.execute(
         select(t.c.article_id, t.c.sector).where(t.c.article_id.in_(list(article_ids)))
     ):
-        out[article_id]["sectors"].append(sector)
-    return out
+        sectors[article_id].append(sector)
+    return {i: AlertedArticle(**r, sectors=sorted(sectors[i])) for i, r in found.items()}
 
 
 def story_outlets(conn: Connection, fingerprints: Sequence[str]) -> dict[str, list[str]]:
@@ -158,7 +212,7 @@ def story_outlets(conn: Connection, fingerprints: Sequence[str]) -> dict[str, li
 
 def delivery_log(
     conn: Connection, *, subscriber: str | None = None, state: str | None = None, limit: int = 100
-) -> list[dict[str, Any]]:
+) -> list[LoggedDelivery]:
     d, a = delivery_table, article_table
     query = (
         select(d, a.c.title).join(a, a.c.id == d.c.article_id).order_by(d.c.id.desc()).limit(limit)
@@ -167,18 +221,13 @@ def delivery_log(
         query = query.where(d.c.subscriber == subscriber)
     if state:
         query = query.where(d.c.state == state)
-    return [dict(r) for r in conn.execute(query).mappings()]
+    return [LoggedDelivery.of(r) for r in conn.execute(query).mappings()]
 
 
 def notice_once(conn: Connection, key: str, now: datetime) -> bool:
     """True the first time a given operator notice key is seen (then it is recorded)."""
     stmt = insert_for(conn, operator_notice_table).values(key=key, sent_at=now)
     return bool(conn.execute(stmt.on_conflict_do_nothing()).rowcount)
-
-
-def forget_notice(conn: Connection, key: str) -> None:
-    o = operator_notice_table
-    conn.execute(o.delete().where(o.c.key == key))
 
 
 def count_pending(conn: Connection) -> int:

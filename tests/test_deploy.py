@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.deliver.notify import load_credentials
+from monitor.deliver.destinations import load_credentials
 from storage.db import default_db_path
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,16 +9,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from monitor.article import Article
+from monitor.article import Article, IngestMode
 from monitor.config import Config, SubscriberConfig
-from monitor.deliver.notify import channel_of
-from monitor.judge.rules import Rule, RuleMatch, RuleSet, parse_query
+from monitor.deliver.destinations import channel_of
+from monitor.judge.rules import Rule, RuleMatch, RuleSet
 from storage import deliveries
 
 
@@ -27,19 +26,13 @@ def destination_key(url_template: str) -> str:
     return hashlib.sha256(url_template.encode("utf-8")).hexdigest()[:16]
 
 
-def _clock(value: str) -> time:
-    hours, minutes = value.strip().split(":")
-    return time(int(hours), int(minutes))
-
-
 def in_quiet_hours(sub: SubscriberConfig, now: datetime) -> datetime | None:
     """When the subscriber's quiet hours end, if `now` falls inside them; else None."""
-    if not sub.quiet_hours:
+    if sub.quiet is None:
         return None
-    tz = ZoneInfo(sub.timezone)
+    tz = sub.zone
     local = now.astimezone(tz)
-    start_s, end_s = sub.quiet_hours.split("-")
-    start, end = _clock(start_s), _clock(end_s)
+    start, end = sub.quiet
     t = local.time()
     inside = (start <= t < end) if start <= end else (t >= start or t < end)
     if not inside:
@@ -50,13 +43,13 @@ def in_quiet_hours(sub: SubscriberConfig, now: datetime) -> datetime | None:
 
 def next_digest_at(sub: SubscriberConfig, now: datetime) -> datetime:
     """The next digest time after `now`: the next full hour, or the next daily local time."""
-    tz = ZoneInfo(sub.timezone)
+    tz = sub.zone
     local = now.astimezone(tz)
     if sub.digest == "hourly":
         return (local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)).astimezone(
             tz
         )
-    at = _clock(sub.digest_at)
+    at = sub.digest_time
     candidate = datetime.combine(local.date(), at, tzinfo=tz)
     if candidate <= local:
         candidate = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=tz)
@@ -75,6 +68,7 @@ class Alerts:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self.topic = config.topic
         self.subscribers = {s.name: s for s in config.subscribers}
         self.destinations = {
             s.name: [Destination(destination_key(u), channel_of(u), u) for u in s.urls]
@@ -83,7 +77,7 @@ class Alerts:
         self.rules = RuleSet(
             Rule(
                 key=f"{s.name}/{r.name}",
-                query=parse_query(r.query) if r.query else None,
+                query=r.compiled,
                 sectors=frozenset(r.sectors),
                 sources=frozenset(r.sources),
                 min_relevance=r.min_relevance,
@@ -106,7 +100,7 @@ class Alerts:
         now: datetime,
         *,
         baseline: bool,
-        ingest_mode: str = "live",
+        ingest_mode: IngestMode = "live",
     ) -> int:
         """Write the deliveries of newly stored articles; returns how many rows were written."""
         if not self.subscribers:
@@ -116,9 +110,8 @@ class Alerts:
         for article_id, article in new:
             for name, matched in self.matches(article).items():
                 sub = self.subscribers[name]
-                why = [self._why(m) for m in matched] + [
-                    f"India–Japan: {article.relevance_reason.get('text', '')}"
-                ]
+                reason = article.relevance_reason.get("text", "")
+                why = [self._why(m) for m in matched] + [f"{self.topic.why_prefix}: {reason}"]
                 for dest in self.destinations[name]:
                     row = {
                         "subscriber": name,
@@ -147,7 +140,7 @@ class Alerts:
         now: datetime,
         max_age: timedelta,
         baseline: bool,
-        ingest_mode: str,
+        ingest_mode: IngestMode,
     ) -> None:
         if baseline:
             row.update(state="suppressed", reason="baseline: first collection of this source")

@@ -13,8 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -25,17 +24,18 @@ from apscheduler.events import (
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.collect.crawl import CrawlRunner, run_async
-from monitor.collect.fetch import Fetcher
+from monitor.app import App, open_app
+from monitor.article import JobKind
+from monitor.clock import Clock, utcnow
 from monitor.config import Config, SourceConfig
-from monitor.deliver.dispatch import Dispatcher
-from monitor.flow import Refresher, fetch_settings, utcnow
+from monitor.flow import crawl_source, refresh_source
 from monitor.operate import telemetry
 from monitor.operate.health import collection_state, has_spider
 from monitor.operate.heartbeat import Heartbeat
 from monitor.operate.metrics import METRICS, Metrics, MetricsServer, default_metrics
 from monitor.operate.notices import HealthReporter
 from monitor.operate.sdnotify import SystemdNotifier
+from monitor.runtime import run_async
 from storage import articles as store
 from storage import crawls, deliveries
 from storage import sources as state
@@ -52,12 +52,15 @@ __all__ = ["Daemon", "collection_state", "has_spider", "run_daemon"]
 
 
 class Daemon:
+    app: App  # opened by run()
+    reporter: HealthReporter
+
     def __init__(
         self,
         config: Config,
         db: Database,
         *,
-        now: Callable[[], datetime] = utcnow,
+        now: Clock = utcnow,
         metrics: Metrics | None = None,
     ) -> None:
         self.config = config
@@ -82,22 +85,14 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
-        async with Fetcher(fetch_settings(self.config)) as fetcher:
-            refresher = Refresher(self.config, self.db, fetcher, now=self.now)
-            if any(has_spider(s) and s.enabled for s in self.config.sources):
-                refresher.crawler = CrawlRunner(
-                    self.config, self.db, refresher.pipeline, now=self.now
-                )
-            await asyncio.to_thread(refresher.sync_sources)
-            self.dispatcher = Dispatcher(
-                self.config, self.db, now=self.now, alerts=refresher.pipeline.alerts
-            )
-            await asyncio.to_thread(self.dispatcher.recover)
+        async with open_app(self.config, self.db, now=self.now, spiders=True) as app:
+            self.app = app
+            await asyncio.to_thread(app.dispatcher.recover)
             self.reporter = HealthReporter(
-                self.config, self.db, self.dispatcher.tell_operator, now=self.now
+                self.config, self.db, app.dispatcher.tell_operator, now=self.now
             )
             await asyncio.to_thread(self._seed_metrics)
-            scheduler = self._schedule(refresher)
+            scheduler = self._schedule()
             scheduler.start()
             jobs = len(scheduler.get_jobs())
             server = await self._start_metrics()
@@ -107,16 +102,7 @@ class Daemon:
             await self.stopping.wait()
             watchdog.cancel()
             scheduler.pause()
-            # One budget for the whole shutdown, inside systemd's TimeoutStopSec (90 s).
-            deadline = asyncio.get_running_loop().time() + SHUTDOWN_GRACE
-            if refresher.crawler is not None:
-                # Crawls close with finish_reason=shutdown; what they scraped is still stored.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(refresher.crawler.stop(), self._left(deadline))
-            await self._drain(self._left(deadline))
-            with contextlib.suppress(TimeoutError):
-                # a send in flight is recorded, not abandoned
-                await asyncio.wait_for(self.dispatcher.wait_idle(), self._left(deadline) + 5)
+            await self._shut_down(app)
             scheduler.shutdown(wait=False)
             if server is not None:
                 await server.stop()
@@ -126,7 +112,19 @@ class Daemon:
         self.systemd.close()
         return 0
 
-    def _schedule(self, refresher: Refresher) -> AsyncIOScheduler:
+    async def _shut_down(self, app: App) -> None:
+        """One budget for the whole shutdown, inside systemd's TimeoutStopSec (90 s)."""
+        deadline = asyncio.get_running_loop().time() + SHUTDOWN_GRACE
+        if app.crawler is not None:
+            # Crawls close with finish_reason=shutdown; what they scraped is already stored.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(app.crawler.stop(), self._left(deadline))
+        await self._drain(self._left(deadline))
+        with contextlib.suppress(TimeoutError):
+            # a send in flight is recorded, not abandoned
+            await asyncio.wait_for(app.dispatcher.wait_idle(), self._left(deadline) + 5)
+
+    def _schedule(self) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
         )
@@ -146,8 +144,7 @@ class Daemon:
                 scheduler.add_job(
                     self._guarded,
                     IntervalTrigger(seconds=source.poll_interval, jitter=source.jitter_seconds),
-                    args=[refresher, source],
-                    kwargs={"kind": "poll"},
+                    args=[source, "poll"],
                     id=f"poll:{source.id}",
                     name=f"poll {source.id}",
                     next_run_time=start + timedelta(seconds=STAGGER * scheduled),
@@ -160,8 +157,7 @@ class Daemon:
                     IntervalTrigger(
                         seconds=source.crawl.interval, jitter=source.crawl.jitter_seconds
                     ),
-                    args=[refresher, source],
-                    kwargs={"kind": "crawl"},
+                    args=[source, "crawl"],
                     id=f"crawl:{source.id}",
                     name=f"crawl {source.id}",
                     next_run_time=start + timedelta(seconds=STAGGER * scheduled),
@@ -212,7 +208,8 @@ class Daemon:
     def _seed_metrics(self) -> None:
         """Series for every configured source from the start, and the stored last successes,
         so a restart does not make every source look as if it never succeeded."""
-        telemetry.declare(self.metrics, self.config)
+        dests = self.app.alerts.destinations.values()
+        telemetry.declare(self.metrics, self.config, {d.channel for ds in dests for d in ds})
         configured = {s.id for s in self.config.sources}
         with self.db.read() as conn:
             statuses = state.source_status(conn)
@@ -222,11 +219,11 @@ class Daemon:
             if sid in configured and st.last_success_at is not None:
                 telemetry.set_last_success(self.metrics, sid, st.last_success_at)
         for sid, runs in latest.items():
-            if runs and not runs[0]["problem"]:
-                telemetry.set_last_success(self.metrics, sid, runs[0]["started_at"])
+            if runs and not runs[0].problem:
+                telemetry.set_last_success(self.metrics, sid, runs[0].started_at)
         telemetry.set_pending(self.metrics, pending)
 
-    async def _guarded(self, refresher: Refresher, source: SourceConfig, kind: str) -> None:
+    async def _guarded(self, source: SourceConfig, kind: JobKind) -> None:
         """One poll or crawl, tracked so shutdown can wait for it; an exception is only logged."""
         if self.stopping.is_set():
             return
@@ -234,12 +231,12 @@ class Daemon:
         assert task is not None
         self._inflight.add(task)
         try:
-            if kind == "crawl" and refresher.crawler is not None:
-                crawled = await refresher.crawler.crawl(source)
+            if kind == "crawl" and self.app.crawler is not None:
+                crawled = await crawl_source(self.app, source)
                 telemetry.record_crawl(self.metrics, crawled, self.now())
                 new = crawled.new
             else:
-                polled = await refresher.refresh_source(source)
+                polled = await refresh_source(self.app, source)
                 telemetry.record_poll(self.metrics, polled, self.now())
                 new = polled.total("new")
             if new and self.config.subscribers:
@@ -265,7 +262,7 @@ class Daemon:
 
     async def _dispatch(self) -> None:
         try:
-            report = await self.dispatcher.run_once()
+            report = await self.app.dispatcher.run_once()
             telemetry.record_dispatch(self.metrics, report)
             telemetry.set_pending(self.metrics, await asyncio.to_thread(self._count_pending))
         except Exception:

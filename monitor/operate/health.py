@@ -127,7 +127,7 @@ def _when(value: datetime) -> str:
 def judge(
     source: SourceConfig,
     status: SourceStatus | None,
-    listing_crawls: list[dict[str, object]],
+    listing_crawls: list[crawls.CrawlRun],
     output: store.Output,
     now: datetime,
 ) -> SourceHealth:
@@ -141,7 +141,7 @@ def judge(
 
     failures = status.consecutive_failures if status is not None else 0
     last_success = status.last_success_at if status is not None else None
-    latest_problem = listing_crawls[0]["problem"] if listing_crawls else None
+    latest_problem = listing_crawls[0].problem if listing_crawls else None
 
     cadence = rhythm(output.published, collection_interval(source))
     reference = output.last_new_at or output.first_collected_at
@@ -185,7 +185,7 @@ def judge(
     if long_failing:
         alarm, alarm_detail = "failing", failing_detail
     elif len(listing_crawls) >= BROKEN_CRAWLS and all(
-        c["problem"] for c in listing_crawls[:BROKEN_CRAWLS]
+        c.problem for c in listing_crawls[:BROKEN_CRAWLS]
     ):
         alarm = "extraction broken"
         alarm_detail = f"the last {BROKEN_CRAWLS} crawls found a problem: {latest_problem}"

@@ -1,6 +1,6 @@
 """Tells the operator when a source's health changes: once per change, and once on recovery.
 
-Reads: source health (monitor/source_health.py). Writes: the source_health table, and notices
+Reads: source health (monitor/operate/health.py). Writes: the source_health table, and notices
 to alerts.operator through the dispatcher's operator channel. The state is written before the
 notice is sent and marked reported after, so a restart neither forgets a notice nor repeats one
 already recorded; a crash between sending and recording repeats that one notice, with the same
@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from monitor.clock import Clock
+from monitor.collect.retry import backoff
 from monitor.config import Config
 from monitor.operate.health import assess
 from storage import health as store
@@ -43,9 +45,7 @@ class HealthReporter:
     Blocking (database and network): the daemon runs it in a thread, one at a time.
     """
 
-    def __init__(
-        self, config: Config, db: Database, tell: Tell, *, now: Callable[[], datetime]
-    ) -> None:
+    def __init__(self, config: Config, db: Database, tell: Tell, *, now: Clock) -> None:
         self.config = config
         self.db = db
         self.tell = tell
@@ -90,7 +90,7 @@ class HealthReporter:
     def _send(self, row: store.HealthRow, now: datetime) -> Notice:
         title, body = self.render(row)
         delivered = self.tell(title, body)
-        delay = min(RETRY_FIRST * 2**row.attempts, RETRY_MAX)
+        delay = backoff(RETRY_FIRST, row.attempts + 1, RETRY_MAX)
         with self.db.write() as conn:
             if delivered:
                 store.mark_reported(conn, row.source_id, row.state, now)

@@ -95,7 +95,7 @@ def check_secrets(
     Returns the findings and the values (None when they cannot be known here: a systemd
     credential that exists only inside the service).
     """
-    from monitor.deliver.notify import load_credentials, placeholders
+    from monitor.deliver.destinations import load_credentials, placeholders
 
     environ = os.environ if environ is None else environ
     path = credentials_path(loaded, credentials)
@@ -131,7 +131,7 @@ def check_secrets(
 
 def check_destinations(loaded: LoadedConfig, env: Mapping[str, str] | None) -> list[Finding]:
     """Apprise knows each URL's scheme and, where the secrets are known, can parse the URL."""
-    from monitor.deliver.notify import destination_problem
+    from monitor.deliver.channel import destination_problem
 
     findings: list[Finding] = []
     for key, urls in _destinations(loaded):

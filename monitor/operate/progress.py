@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from monitor.operate.backfill import SourceProgress
+from monitor.operate.walk import SourceProgress
 
 COLUMNS = (
     "state",

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from monitor.collect.crawl import CrawlReport
 from monitor.config import Config
 from monitor.deliver.dispatch import DispatchReport
-from monitor.deliver.plan import Alerts
-from monitor.flow import SourceReport
 from monitor.operate.health import collection_state
 from monitor.operate.metrics import Metrics
+from monitor.reports import CrawlReport, SourceReport
 
 POLL_OUTCOMES = ("ok", "not_modified", "error", "backoff")
 CRAWL_OUTCOMES = ("ok", "problem")
@@ -25,7 +23,7 @@ DELIVERY_RESULTS = ("sent", "retry", "failed")
 ARTICLE_RESULTS = ("new", "duplicate", "irrelevant", "updated")
 
 
-def declare(metrics: Metrics, config: Config) -> None:
+def declare(metrics: Metrics, config: Config, channels: set[str]) -> None:
     """Zero-valued series for every collected source and alert channel: a counter that first
     appears at 1 hides that first event from rate() and increase()."""
     for source in config.sources:
@@ -38,7 +36,6 @@ def declare(metrics: Metrics, config: Config) -> None:
                 metrics.inc("monitor_crawls_total", 0, source=source.id, outcome=outcome)
         if "feeds" in how or "spider" in how:
             _articles(metrics, source.id, dict.fromkeys(ARTICLE_RESULTS, 0))
-    channels = {d.channel for dests in Alerts(config).destinations.values() for d in dests}
     for channel in sorted(channels):
         for result in DELIVERY_RESULTS:
             metrics.inc("monitor_deliveries_total", 0, channel=channel, result=result)

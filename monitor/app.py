@@ -1,0 +1,94 @@
+"""The one composition root: every entry point (daemon, CLI commands, backfill, benches, tests)
+gets its objects here, built once from the config and never changed afterwards.
+
+Reads: the config and the database. Writes: the configured sources into the database
+(sync_sources) when an App is opened for collecting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiohttp.abc import AbstractResolver
+
+from monitor.clock import Clock, utcnow
+from monitor.collect.crawl.runner import CrawlRunner
+from monitor.collect.fetch import Fetcher
+from monitor.config import Config
+from monitor.deliver.channel import send
+from monitor.deliver.dispatch import Dispatcher, Sender
+from monitor.deliver.plan import Alerts
+from monitor.judge.sort import Judge
+from spiders import SPIDER_NAMES
+from storage import sources as state
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class App:
+    """What the flow, the daemon and the commands work with."""
+
+    config: Config
+    db: Database
+    now: Clock
+    judge: Judge  # relevance and sector terms, exclusions, the rules hash
+    alerts: Alerts  # subscribers' compiled rules → outbox rows
+    dispatcher: Dispatcher  # outbox → channels
+    fetcher: Fetcher  # feeds (the session opens on first use, on the running loop)
+    crawler: CrawlRunner | None  # spiders, when a source has one and the caller wants crawls
+
+    def wants_spiders(self) -> bool:
+        return any(s.enabled and s.id in SPIDER_NAMES for s in self.config.sources)
+
+
+def build(
+    config: Config,
+    db: Database,
+    *,
+    now: Clock = utcnow,
+    sender: Sender = send,
+    spiders: bool = False,
+    download_delay: float | None = None,
+    dns: AbstractResolver | None = None,
+) -> App:
+    """Every component, wired once. `spiders` also starts Scrapy (and Twisted's reactor)."""
+    judge = Judge(config)
+    alerts = Alerts(config)
+    crawler = None
+    if spiders and any(s.enabled and s.id in SPIDER_NAMES for s in config.sources):
+        crawler = CrawlRunner(config, db, judge.rules_hash, now=now, download_delay=download_delay)
+    return App(
+        config=config,
+        db=db,
+        now=now,
+        judge=judge,
+        alerts=alerts,
+        dispatcher=Dispatcher(config, db, alerts, now=now, sender=sender),
+        fetcher=Fetcher(config.fetch, now=now, dns=dns),
+        crawler=crawler,
+    )
+
+
+@asynccontextmanager
+async def open_app(
+    config: Config,
+    db: Database,
+    *,
+    now: Clock = utcnow,
+    sender: Sender = send,
+    spiders: bool = False,
+    download_delay: float | None = None,
+    dns: AbstractResolver | None = None,
+) -> AsyncIterator[App]:
+    """An App for collecting: sources synced into the database, the HTTP session closed after."""
+    app = build(
+        config, db, now=now, sender=sender, spiders=spiders, download_delay=download_delay, dns=dns
+    )
+    with db.write() as conn:
+        state.sync_sources(conn, [(s.id, s.name, s.feed_urls) for s in config.sources])
+    try:
+        yield app
+    finally:
+        await app.fetcher.close()

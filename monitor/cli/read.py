@@ -1,0 +1,219 @@
+"""Commands that read: `articles`, `status`, `alerts log` and `rules try`.
+
+Reads: feeds.yaml and the database. Writes: tables or JSON to stdout; never the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from monitor.cli.output import iso, print_json, stdout, when
+from monitor.cli.root import Context, alerts, cli, parse_since, rules, select_sources
+from monitor.judge.rules import Rule, RuleSet, RuleSyntaxError, parse_query
+from monitor.operate.status import source_rows
+from storage import articles as store
+from storage import deliveries
+
+
+@cli.command()
+@click.option("--source", "sources", multiple=True, metavar="ID", help="Only these sources.")
+@click.option("--sector", metavar="NAME", help="Only articles tagged with this sector.")
+@click.option("--since", metavar="DATE", help="Published at or after: 2026-11-01, 24h, 7d.")
+@click.option("--search", metavar="QUERY", help="Full-text query over title, summary and text.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.pass_obj
+def articles(
+    obj: Context,
+    sources: tuple[str, ...],
+    sector: str | None,
+    since: str | None,
+    search: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List stored articles, newest first, with their sectors and why they matched."""
+    loaded = obj.load()
+    if sources:
+        select_sources(loaded.config, sources)
+    if sector and sector not in loaded.config.sectors:
+        raise click.BadParameter(
+            f"unknown sector {sector!r} (configured: {', '.join(loaded.config.sectors)})",
+            param_hint="--sector",
+        )
+    since_at = parse_since(since, datetime.now(UTC)) if since else None
+    db = obj.database()
+    try:
+        with db.read() as conn:
+            rows = store.list_articles(
+                conn, sources=sources, sector=sector, since=since_at, search=search, limit=limit
+            )
+    except store.SearchError as exc:
+        raise click.BadParameter(str(exc), param_hint="--search") from None
+    if as_json:
+        print_json([r.to_json() for r in rows])
+        return
+    table = Table(title=f"Articles ({len(rows)})")
+    for col in ("published (UTC)", "source", "title", "sectors", "why"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            when(r.published_at),
+            escape(r.source),
+            escape(r.title),
+            escape(", ".join(r.sectors)),
+            escape(str(r.relevance_reason.get("text", ""))),
+        )
+    stdout().print(table)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def status(obj: Context, as_json: bool) -> None:
+    """Per source: state, last success, last error, failures, articles stored."""
+    loaded = obj.load()
+    rows = source_rows(obj.database(), loaded.config, datetime.now(UTC))
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Sources")
+    for col in ("source", "state", "last success", "failures", "articles", "24 h", "last problem"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        colour = {
+            "ok": "green",
+            "failing": "red",
+            "extraction broken": "red",
+            "silent": "yellow",
+            "not collected": "yellow",
+        }.get(row["state"], "")
+        state_cell = f"[{colour}]{row['state']}[/]" if colour else row["state"]
+        table.add_row(
+            escape(row["source"]),
+            state_cell,
+            (row["last_success"] or "—").replace("T", " ")[:16],
+            str(row["consecutive_failures"]),
+            str(row["articles"]),
+            str(row["articles_24h"]),
+            escape((row["detail"] or row["crawl_problem"] or row["last_error"] or "")[:200]),
+        )
+    stdout().print(table)
+
+
+@alerts.command("log")
+@click.option("--subscriber", metavar="NAME", help="Only this subscriber.")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "sending", "sent", "failed", "suppressed"]),
+    help="Only deliveries in this state.",
+)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def alerts_log(
+    obj: Context, subscriber: str | None, status: str | None, limit: int, as_json: bool
+) -> None:
+    """Deliveries, newest first, with attempts and the last error (secrets never shown)."""
+    obj.load()
+    db = obj.database()
+    with db.read() as conn:
+        rows = deliveries.delivery_log(conn, subscriber=subscriber, state=status, limit=limit)
+    out: list[dict[str, Any]] = [
+        {
+            "id": r.id,
+            "subscriber": r.subscriber,
+            "channel": r.channel,
+            "article_id": r.article_id,
+            "title": r.title,
+            "mode": r.mode,
+            "status": r.state,
+            "reason": r.reason,
+            "rules": r.rules,
+            "why": r.why,
+            "attempts": r.attempts,
+            "last_error": r.last_error,
+            "created_at": iso(r.created_at),
+            "due_at": iso(r.due_at),
+            "sent_at": iso(r.sent_at),
+            "message_id": r.message_id,
+        }
+        for r in rows
+    ]
+    if as_json:
+        print_json(out)
+        return
+    table = Table(title=f"Deliveries ({len(out)})")
+    for col in (
+        "id",
+        "subscriber",
+        "channel",
+        "status",
+        "attempts",
+        "title",
+        "last error / reason",
+    ):
+        table.add_column(col, overflow="fold")
+    for r in out:
+        table.add_row(
+            str(r["id"]),
+            escape(r["subscriber"]),
+            escape(r["channel"]),
+            r["status"],
+            str(r["attempts"]),
+            escape(r["title"]),
+            escape(r["last_error"] or r["reason"] or ""),
+        )
+    stdout().print(table)
+
+
+@rules.command("try")
+@click.argument("query")
+@click.option("--since", metavar="DATE", help="Only articles published since: 2026-11-01, 7d.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def rules_try(obj: Context, query: str, since: str | None, limit: int, as_json: bool) -> None:
+    """Show which stored articles QUERY would have matched, and why."""
+    obj.load()
+    try:
+        parsed = parse_query(query)
+    except RuleSyntaxError as exc:
+        raise click.BadParameter(f"{exc} in {query!r}", param_hint="QUERY") from None
+    since_at = parse_since(since, datetime.now(UTC)) if since else None
+    db = obj.database()
+    ruleset = RuleSet([Rule(key="try", query=parsed)])
+    hits = []
+    with db.read() as conn:
+        for stored in store.iter_articles(conn, since=since_at):
+            for match in ruleset.match(stored):
+                hits.append((stored, match.terms))
+            if len(hits) >= limit:
+                break
+    if as_json:
+        print_json(
+            [
+                {
+                    "source": a.source_id,
+                    "url": a.url,
+                    "title": a.title,
+                    "published_at": iso(a.published_at),
+                    "terms": terms,
+                }
+                for a, terms in hits
+            ]
+        )
+        return
+    table = Table(title=f"{len(hits)} stored articles match {escape(str(parsed))}")
+    for col in ("published (UTC)", "source", "title", "matched"):
+        table.add_column(col, overflow="fold")
+    for a, terms in hits:
+        table.add_row(
+            when(a.published_at), escape(a.source_id), escape(a.title), escape(", ".join(terms))
+        )
+    stdout().print(table)

@@ -1,0 +1,262 @@
+"""feeds.yaml's schema: every section as a frozen, validated model; times and rules parsed once.
+
+Reads/writes: nothing; load.py builds a Config from the file, naming file, line and key of every
+mistake.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated
+from urllib.parse import urljoin
+
+from pydantic import Field, field_validator, model_validator
+
+from monitor.config.alerts import AlertSettings, RuleConfig, SubscriberConfig, TopicConfig
+from monitor.config.base import (
+    DEFAULT_USER_AGENT,
+    PathError,
+    Seconds,
+    Seconds0,
+    Strict,
+    Term,
+    check_http_url,
+    check_term,
+)
+from monitor.judge.rules import RuleSyntaxError, parse_query
+
+
+class FetchConfig(Strict):
+    user_agent: str = Field(default=DEFAULT_USER_AGENT, min_length=1, pattern=r"\S")
+    connect_timeout: Seconds = 10.0
+    read_timeout: Seconds = 20.0
+    total_timeout: Seconds = 30.0
+    max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    allow_private_networks: bool = False
+    concurrency: int = Field(default=8, ge=1, le=256)
+    per_host_concurrency: int = Field(default=2, ge=1, le=32)
+
+
+def _site_paths(paths: list[str], what: str) -> list[str]:
+    """Paths on the source's site: each starts with '/', none twice."""
+    for item in paths:
+        if not item.startswith("/"):
+            raise ValueError(f"{what} must start with '/': {item!r}")
+    if len(set(paths)) != len(paths):
+        raise ValueError(f"each {what} may appear only once")
+    return paths
+
+
+class CrawlConfig(Strict):
+    """A source's spider: which listing pages it walks and how often."""
+
+    listing_paths: list[str] = Field(min_length=1)
+    interval: Seconds = 1800.0
+    jitter: Seconds | None = None
+
+    @field_validator("listing_paths")
+    @classmethod
+    def _paths(cls, v: list[str]) -> list[str]:
+        return _site_paths(v, "listing path")
+
+    @property
+    def jitter_seconds(self) -> float:
+        return self.jitter if self.jitter is not None else self.interval / 10
+
+
+class BackfillConfig(Strict):
+    """A source's history routes for `monitor backfill`: listing pages newest first, paginated."""
+
+    paths: list[str] = Field(min_length=1)
+    # Seconds between requests to this outlet while backfilling (AutoThrottle only slows down).
+    download_delay: Seconds0 = 5.0
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, v: list[str]) -> list[str]:
+        return _site_paths(v, "backfill path")
+
+
+class CrawlSettings(Strict):
+    """How every spider behaves: politeness and caps (robots.txt and AutoThrottle are always on)."""
+
+    download_delay: Seconds0 = 2.0
+    per_domain_concurrency: int = Field(default=2, ge=1, le=2)
+    max_page_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    timeout: Seconds = 900.0  # a crawl that takes longer is closed
+
+
+class SourceConfig(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=40)
+    name: str = Field(min_length=1)
+    base_url: str
+    enabled: bool = True
+    poll_interval: Seconds = 900.0
+    jitter: Seconds | None = None
+    language: str = "en"
+    feeds: list[str] = Field(default_factory=list)
+    exclude_urls: list[str] = Field(default_factory=list)
+    crawl: CrawlConfig | None = None
+    backfill: BackfillConfig | None = None
+    enrich: bool = False  # fetch the article page once for relevant feed entries with short text
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        return check_http_url(v)
+
+    @field_validator("feeds")
+    @classmethod
+    def _feeds(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if "://" in item:
+                check_http_url(item)
+            elif not item.startswith("/"):
+                raise ValueError(
+                    f"feed must be an absolute URL or a path starting with '/': {item!r}"
+                )
+        return v
+
+    @field_validator("exclude_urls")
+    @classmethod
+    def _regexes(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+        return v
+
+    @property
+    def feed_urls(self) -> list[str]:
+        return [urljoin(self.base_url, f) for f in self.feeds]
+
+    @property
+    def jitter_seconds(self) -> float:
+        return self.jitter if self.jitter is not None else self.poll_interval / 10
+
+
+class RelevanceConfig(Strict):
+    near_words: int = Field(default=40, ge=1, le=1000)
+    india: list[Term] = Field(min_length=1)
+    japan: list[Term] = Field(min_length=1)
+    bilateral: list[Term] = Field(default_factory=list)
+
+    @field_validator("india", "japan", "bilateral")
+    @classmethod
+    def _terms(cls, v: list[str]) -> list[str]:
+        return [check_term(t) for t in v]
+
+
+class SectorConfig(Strict):
+    label: str = Field(min_length=1)
+    terms: list[Term] = Field(min_length=1)
+
+    @field_validator("terms")
+    @classmethod
+    def _terms(cls, v: list[str]) -> list[str]:
+        return [check_term(t) for t in v]
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a metrics host stays on this machine: localhost or a loopback IP literal."""
+    name = host.strip().lower().rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # another host name: where it resolves is not known at config time
+
+
+class MetricsConfig(Strict):
+    """The Prometheus /metrics and /healthz endpoint: off by default, this machine only."""
+
+    enabled: bool = False
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=9464, ge=0, le=65535)  # 0: any free port (the log line names it)
+    allow_remote: bool = False  # needed for any host that is not loopback
+
+    @field_validator("host")
+    @classmethod
+    def _no_brackets(cls, v: str) -> str:
+        # "[::1]" is how URLs write an IPv6 address; the socket wants "::1".
+        return v.strip().removeprefix("[").removesuffix("]")
+
+    @model_validator(mode="after")
+    def _loopback_only(self) -> MetricsConfig:
+        # The endpoint has no authentication: exposing it must be a deliberate choice.
+        if not self.allow_remote and not is_loopback_host(self.host):
+            raise PathError(
+                ("host",),
+                f"{self.host!r} is not a loopback address; metrics are served to this machine "
+                "only (127.0.0.1, ::1, localhost) unless metrics.allow_remote is true",
+            )
+        return self
+
+
+class Config(Strict):
+    topic: TopicConfig = TopicConfig()
+    fetch: FetchConfig = FetchConfig()
+    crawl: CrawlSettings = CrawlSettings()
+    alerts: AlertSettings = AlertSettings()
+    metrics: MetricsConfig = MetricsConfig()
+    subscribers: list[SubscriberConfig] = Field(default_factory=list)
+    sources: list[SourceConfig] = Field(min_length=1)
+    relevance: RelevanceConfig
+    sectors: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")], SectorConfig] = Field(
+        min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Config:
+        seen: set[str] = set()
+        for i, src in enumerate(self.sources):
+            if src.id in seen:
+                raise PathError(("sources", i, "id"), f"duplicate source id {src.id!r}")
+            seen.add(src.id)
+        names: set[str] = set()
+        for i, sub in enumerate(self.subscribers):
+            if sub.name in names:
+                raise PathError(("subscribers", i, "name"), f"duplicate subscriber {sub.name!r}")
+            names.add(sub.name)
+            rule_names: set[str] = set()
+            for j, rule in enumerate(sub.rules):
+                where = ("subscribers", i, "rules", j)
+                if rule.name in rule_names:
+                    raise PathError((*where, "name"), f"duplicate rule name {rule.name!r}")
+                rule_names.add(rule.name)
+                self._check_rule(sub.name, rule, where, seen)
+        return self
+
+    def _check_rule(
+        self, subscriber: str, rule: RuleConfig, where: tuple[str | int, ...], sources: set[str]
+    ) -> None:
+        if rule.query is not None:
+            try:
+                rule._compiled = parse_query(rule.query)
+            except RuleSyntaxError as exc:
+                raise PathError(
+                    (*where, "query"),
+                    f"subscriber {subscriber!r}, rule {rule.name!r}: {exc} in {rule.query!r}",
+                ) from None
+        for k, sector in enumerate(rule.sectors):
+            if sector not in self.sectors:
+                raise PathError((*where, "sectors", k), f"unknown sector {sector!r}")
+        for k, source in enumerate(rule.sources):
+            if source not in sources:
+                raise PathError((*where, "sources", k), f"unknown source {source!r}")
+
+    def subscriber(self, name: str) -> SubscriberConfig:
+        for sub in self.subscribers:
+            if sub.name == name:
+                return sub
+        raise KeyError(name)
+
+    def source(self, source_id: str) -> SourceConfig:
+        for src in self.sources:
+            if src.id == source_id:
+                return src
+        raise KeyError(source_id)

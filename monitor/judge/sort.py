@@ -1,0 +1,108 @@
+"""Sorting a batch: which entries are excluded, repeated, already known, India–Japan or not.
+
+Reads: Articles, the relevance and sector terms from the config, and what storage already knows
+about their keys (storage.articles.Known). Writes: nothing; the verdict, score, reason, sectors
+and fingerprint are set on each judged Article.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+from monitor.article import Article
+from monitor.collect.canonical import url_hash
+from monitor.config import Config
+from monitor.judge.dedup import drop_ambiguous_guids, fingerprint
+from monitor.judge.relevance import BILATERAL, INDIA, JAPAN, assess
+from monitor.judge.tag import sector_group, tag
+from monitor.judge.terms import TermMatcher
+from storage.articles import Known
+
+
+@dataclass
+class Batch:
+    """One batch sorted against storage, before anything is written."""
+
+    entries: int
+    keyed: dict[str, Article]  # URL key → article, excluded and in-batch repeats left out
+    relevant: dict[str, Article] = field(default_factory=dict)  # new keys judged India–Japan
+    irrelevant: list[str] = field(default_factory=list)  # new keys judged not India–Japan
+    fuller: list[tuple[int, Article]] = field(default_factory=list)  # stored, now fuller text
+    duplicate: int = 0  # repeats in the batch and keys storage already holds
+    skipped: int = 0  # excluded by URL, or known irrelevant
+
+
+class Judge:
+    """Compiled once from the config: relevance and sector terms in one matcher, exclusions."""
+
+    def __init__(self, config: Config) -> None:
+        relevance = config.relevance
+        groups: dict[str, list[str]] = {
+            INDIA: relevance.india,
+            JAPAN: relevance.japan,
+            BILATERAL: relevance.bilateral,
+        }
+        for name, sector in config.sectors.items():
+            groups[sector_group(name)] = sector.terms
+        self.matcher = TermMatcher(groups)
+        self.near_words = relevance.near_words
+        # Irrelevant verdicts are remembered per rule set: editing the terms re-opens them.
+        self.rules_hash = hashlib.sha256(
+            json.dumps(relevance.model_dump(), sort_keys=True).encode()
+        ).hexdigest()[:16]
+        self.exclude = {
+            s.id: [re.compile(p) for p in s.exclude_urls] for s in config.sources if s.exclude_urls
+        }
+
+    def judge(self, article: Article) -> bool:
+        """Relevance and sector tags for one article, recorded on it; True when relevant."""
+        hits = self.matcher.find(
+            (("title", article.title), ("summary", article.summary), ("text", article.text))
+        )
+        verdict = assess(hits, self.near_words)
+        article.relevance = verdict.score
+        article.relevance_reason = verdict.reason
+        if verdict.relevant:
+            article.sectors = tag(hits)
+            article.fingerprint = fingerprint(article) or ""
+        return verdict.relevant
+
+    def keyed(self, source_id: str, articles: list[Article]) -> Batch:
+        """Dedup by key within the batch: excluded URLs and repeated links left out."""
+        batch = Batch(entries=len(articles), keyed={})
+        drop_ambiguous_guids(articles)
+        excluded = self.exclude.get(source_id, [])
+        for article in articles:
+            if any(p.search(article.url) for p in excluded):
+                batch.skipped += 1
+            elif (key := url_hash(article.url)) in batch.keyed:
+                batch.duplicate += 1  # the same link twice in one batch
+            else:
+                batch.keyed[key] = article
+        return batch
+
+    def sort(self, batch: Batch, known: Known) -> Batch:
+        """Judge only what storage does not know yet (and fuller texts of stored articles)."""
+        for key, article in batch.keyed.items():
+            if key in known.stored:
+                batch.duplicate += 1
+                row_id, stored_length = known.stored[key]
+                if _is_fuller(article.text, stored_length) and self.judge(article):
+                    batch.fuller.append((row_id, article))
+            elif key in known.duplicate:
+                batch.duplicate += 1
+            elif key in known.irrelevant and (known.irrelevant[key] or not article.text):
+                batch.skipped += 1
+            elif self.judge(article):
+                batch.relevant[key] = article
+            else:
+                batch.irrelevant.append(key)
+        return batch
+
+
+def _is_fuller(text: str, stored_length: int) -> bool:
+    """Worth replacing the stored text: clearly longer (not a one-word edit of the same text)."""
+    return len(text) > stored_length * 1.1 + 40

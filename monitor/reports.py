@@ -1,0 +1,106 @@
+"""What each stage reports back: a batch's outcome, a feed's and a source's poll, a crawl.
+
+Reads/writes: nothing; the daemon's telemetry, the logs and the CLI's tables and JSON read these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from monitor.article import Article, FeedOutcome
+from monitor.collect.errors import FetchErrorKind
+
+
+@dataclass
+class Outcome:
+    """What happened to each entry of a batch that went through ingest()."""
+
+    entries: int = 0
+    new: list[tuple[int, Article]] = field(default_factory=list)  # (row id, article), stored
+    duplicate: int = 0
+    irrelevant: int = 0
+    updated: int = 0  # stored articles that received a fuller text (also counted as duplicate)
+
+    def add(self, other: Outcome) -> None:
+        self.entries += other.entries
+        self.new += other.new
+        self.duplicate += other.duplicate
+        self.irrelevant += other.irrelevant
+        self.updated += other.updated
+
+
+@dataclass
+class FeedReport:
+    url: str
+    outcome: FeedOutcome
+    entries: int = 0
+    new: int = 0
+    duplicate: int = 0
+    irrelevant: int = 0
+    http_status: int | None = None
+    error: str | None = None
+    error_kind: FetchErrorKind | str | None = None  # a fetch error kind, or "parse"
+    warning: str | None = None
+    new_articles: list[tuple[int, Article]] = field(default_factory=list, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "new_articles"}
+
+
+@dataclass
+class SourceReport:
+    source: str
+    feeds: list[FeedReport] = field(default_factory=list)
+    enriched: int = 0  # new articles whose page gave a fuller text
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(f, name)) for f in self.feeds)
+
+    def count(self, outcome: FeedOutcome) -> int:
+        return sum(1 for f in self.feeds if f.outcome == outcome)
+
+    @property
+    def error(self) -> str | None:
+        errors = [f"{f.url}: {f.error}" for f in self.feeds if f.outcome == "error"]
+        return "; ".join(errors) if errors else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "fetched": self.count("ok"),
+            "not_modified": self.count("not_modified"),
+            "backing_off": self.count("backoff"),
+            "entries": self.total("entries"),
+            "new": self.total("new"),
+            "duplicate": self.total("duplicate"),
+            "irrelevant": self.total("irrelevant"),
+            "errors": self.count("error"),
+            "enriched": self.enriched,
+            "error": self.error,
+            "feeds": [feed.to_json() for feed in self.feeds],
+        }
+
+
+@dataclass
+class CrawlReport:
+    source: str
+    started_at: datetime
+    seconds: float = 0.0
+    listing_pages: int = 0
+    article_links: int = 0
+    articles: int = 0
+    new: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    irrelevant: int = 0
+    responses: int = 0
+    errors: int = 0
+    finish_reason: str | None = None
+    problem: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat().replace("+00:00", "Z")
+        return data

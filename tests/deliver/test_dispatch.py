@@ -1,0 +1,302 @@
+"""Alerts end to end in-process: app → outbox → dispatcher → real SMTP / fake Telegram.
+
+The clock is controlled; delivery is real (aiosmtpd, a Bot-API server on loopback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from monitor.app import App, build
+from monitor.article import Article
+from monitor.config import Config, load_config
+from monitor.deliver.dispatch import Dispatcher
+from monitor.flow import ingest
+from storage import deliveries
+from storage.db import Database
+from storage.sources import sync_sources
+from tests.conftest import SmtpServer, TelegramServer
+
+NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # 11:30 IST, 15:00 JST
+
+BASE = """\
+sources:
+  - id: dd
+    name: DD News
+    base_url: https://ddnews.gov.in
+    feeds: [/en/feed/]
+  - id: jt
+    name: The Japan Times
+    base_url: https://www.japantimes.co.jp
+    feeds: [/feed/]
+relevance:
+  india: [India, New Delhi]
+  japan: [Japan, Tokyo]
+  bilateral: [India-Japan]
+sectors:
+  semiconductors:
+    label: Semiconductors
+    terms: [semiconductor*]
+  rail:
+    label: Rail
+    terms: [Shinkansen]
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def setup(
+    tmp_path: Path, subscribers: list[dict[str, Any]], **alerts: Any
+) -> tuple[Config, Database, App, Dispatcher, Clock]:
+    data = yaml.safe_load(BASE)
+    data["subscribers"] = subscribers
+    data["alerts"] = {"retry_delay": "60s", **alerts}
+    path = tmp_path / "feeds.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    config = load_config(path).config
+    db = Database(f"sqlite:///{tmp_path / 'monitor.db'}")
+    db.create_schema()
+    with db.write() as conn:
+        sync_sources(conn, [("dd", "DD News", []), ("jt", "The Japan Times", [])])
+    clock = Clock()
+    app = build(config, db, now=clock)
+    return config, db, app, app.dispatcher, clock
+
+
+def art(n: int, title: str, summary: str = "", source: str = "dd", **kw: Any) -> Article:
+    a = Article(
+        source_id=source,
+        url=f"https://{source}.example/story-{n}/",
+        original_url=f"https://{source}.example/story-{n}/",
+        guid=f"{source}-{n}",
+        title=title,
+        summary=summary,
+        text="",
+        author=None,
+        published_at=NOW - timedelta(hours=1),
+        first_seen_at=NOW,
+    )
+    return replace(a, **kw)
+
+
+def dispatch(d: Dispatcher) -> Any:
+    return asyncio.run(d.run_once())
+
+
+@pytest.fixture
+def tg_env(telegram_server: TelegramServer, monkeypatch: pytest.MonkeyPatch) -> TelegramServer:
+    monkeypatch.setenv("MONITOR_TELEGRAM_API", telegram_server.api)
+    return telegram_server
+
+
+def subscriber(smtp: SmtpServer, **kw: Any) -> dict[str, Any]:
+    return {
+        "name": "analyst",
+        "urls": [smtp.mail_url(to="analyst@example.org")],
+        "timezone": "Asia/Kolkata",
+        "rules": [{"name": "chips", "query": 'semicon* OR "rare earth"'}],
+        **kw,
+    }
+
+
+def test_match_and_no_match_with_why(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    _, db, app, d, _ = setup(tmp_path, [subscriber(smtp_server)])
+    ingest(
+        app,
+        "dd",
+        [
+            art(1, "India-Japan semiconductor pact <script>alert(1)</script> {{ 7*7 }}"),
+            art(2, "India-Japan Shinkansen trial run"),
+        ],
+        NOW,
+    )
+    report = dispatch(d)
+    assert report.messages == 1 and smtp_server.wait_for(1)
+    [mail] = smtp_server.messages
+    body = mail.get_body(("html",)).get_content()
+    assert "semiconductor" in mail["Subject"] and "Shinkansen" not in mail["Subject"]
+    assert "&lt;script&gt;" in body and "<script>" not in body and "{{ 7*7 }}" in body
+    assert "rule chips: semicon*" in body  # the why
+    assert "IST" in body  # the subscriber's zone
+    assert mail["Message-ID"].startswith("<delivery-")
+    assert dispatch(d).messages == 0  # nothing twice
+    with db.read() as conn:
+        [row] = deliveries.delivery_log(conn)
+    assert row.state == "sent" and row.rules == ["chips"]
+
+
+def test_email_and_telegram_each_get_one(
+    tmp_path: Path, smtp_server: SmtpServer, tg_env: TelegramServer
+) -> None:
+    sub = subscriber(smtp_server, urls=[smtp_server.mail_url(), "tgram://123456:ABCdef/987654321"])
+    _, _, app, d, _ = setup(tmp_path, [sub])
+    ingest(app, "dd", [art(1, "India-Japan semiconductor fab <b>&</b> _x_")], NOW)
+    assert dispatch(d).messages == 2
+    assert smtp_server.wait_for(1) and tg_env.wait_for(1)
+    [text] = tg_env.texts()
+    assert "<b>&</b> _x_" in text and "rule chips" in text
+    assert tg_env.tokens == ["123456:ABCdef"]
+
+
+def test_first_collection_is_a_baseline(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    _, db, app, d, _ = setup(tmp_path, [subscriber(smtp_server)])
+    ingest(app, "dd", [art(1, "India-Japan semiconductor pact")], NOW, baseline=True)
+    assert dispatch(d).messages == 0
+    ingest(app, "dd", [art(2, "India-Japan semiconductor plant")], NOW)
+    assert dispatch(d).messages == 1
+    with db.read() as conn:
+        states = sorted(r.state for r in deliveries.delivery_log(conn))
+    assert states == ["sent", "suppressed"]
+
+
+def test_old_and_backfilled_items_never_alert_immediately(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    _, _, app, d, _ = setup(tmp_path, [subscriber(smtp_server)])
+    old = art(1, "India-Japan semiconductor talks", published_at=NOW - timedelta(days=3))
+    ingest(app, "dd", [old], NOW)
+    ingest(app, "dd", [art(2, "India-Japan semiconductor deal")], NOW, "backfill")
+    assert dispatch(d).messages == 0
+
+
+def test_many_matches_fold_into_one_message(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    _, _, app, d, _ = setup(tmp_path, [subscriber(smtp_server)], fold_threshold=3)
+    batch = [art(i, f"India-Japan semiconductor story number {i}") for i in range(8)]
+    ingest(app, "dd", batch, NOW)
+    report = dispatch(d)
+    assert (report.messages, report.sent) == (1, 8)
+    assert smtp_server.wait_for(1)
+    body = smtp_server.messages[0].get_body(("html",)).get_content()
+    assert all(f"story number {i}" in body for i in range(8))
+
+
+def test_same_story_from_another_outlet_alerts_once(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    _, _, app, d, _ = setup(tmp_path, [subscriber(smtp_server)])
+    story = ("India-Japan semiconductor pact signed", "Officials in Tokyo and New Delhi agreed.")
+    ingest(app, "dd", [art(1, *story)], NOW)
+    assert dispatch(d).messages == 1
+    ingest(app, "jt", [art(9, *story, source="jt")], NOW)
+    assert dispatch(d).messages == 0
+
+
+def test_digest_waits_for_its_local_time(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    sub = subscriber(smtp_server, mode="digest", digest="daily", digest_at="08:00",
+                     timezone="Asia/Tokyo")  # fmt: skip
+    _, _, app, d, clock = setup(tmp_path, [sub])
+    story = ("India-Japan semiconductor pact signed", "Officials agreed.")
+    ingest(app, "dd", [art(1, *story), art(2, "India-Japan rare earth deal")], NOW)
+    ingest(app, "jt", [art(3, *story, source="jt")], NOW)
+    assert dispatch(d).messages == 0  # 15:00 JST
+    clock.now = datetime(2026, 11, 23, 22, 59, tzinfo=UTC)  # 07:59 JST
+    assert dispatch(d).messages == 0
+    clock.now = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # 08:00 JST
+    assert dispatch(d).messages == 1
+    assert smtp_server.wait_for(1)
+    body = smtp_server.messages[0].get_body(("html",)).get_content()
+    assert "rare earth deal" in body and "The Japan Times" in body and "DD News" in body
+    assert body.count("pact signed") == 1  # one story, both outlets named
+
+
+def test_quiet_hours_hold_immediate_alerts(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    sub = subscriber(smtp_server, quiet_hours="22:00-07:00")
+    _, _, app, d, clock = setup(tmp_path, [sub])
+    clock.now = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # 22:30 IST
+    ingest(app, "dd", [art(1, "India-Japan semiconductor pact", published_at=clock.now)], clock.now)
+    assert dispatch(d).messages == 0
+    clock.now = datetime(2026, 11, 24, 1, 29, tzinfo=UTC)  # 06:59 IST
+    assert dispatch(d).messages == 0
+    clock.now = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)  # 07:00 IST
+    assert dispatch(d).messages == 1
+
+
+def test_smtp_down_then_up_loses_and_doubles_nothing(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    _, db, app, d, clock = setup(tmp_path, [subscriber(smtp_server)])
+    smtp_server.stop()
+    ingest(app, "dd", [art(1, "India-Japan semiconductor pact")], NOW)
+    first = dispatch(d)
+    assert first.retrying == 1 and first.messages == 0
+    clock.now += timedelta(seconds=30)
+    assert dispatch(d).messages == 0  # backoff: not yet
+    smtp_server.start()
+    clock.now += timedelta(seconds=31)
+    assert dispatch(d).messages == 1
+    clock.now += timedelta(hours=1)
+    assert dispatch(d).messages == 0
+    assert smtp_server.wait_for(1) and len(smtp_server.messages) == 1
+    with db.read() as conn:
+        [row] = deliveries.delivery_log(conn)
+    assert row.attempts == 1 and row.state == "sent"
+
+
+def test_permanently_failing_channel_does_not_block_others(
+    tmp_path: Path, smtp_server: SmtpServer, tg_env: TelegramServer
+) -> None:
+    ops = smtp_server.mail_url(to="ops@example.org")
+    sub = subscriber(smtp_server, urls=[smtp_server.mail_url(), "tgram://123456:ABCdef/987654321"])
+    _, db, app, d, clock = setup(tmp_path, [sub], operator=[ops], max_attempts=3)
+    tg_env.fail_with(400, "Bad Request: chat not found")
+    ingest(app, "dd", [art(1, "India-Japan semiconductor pact")], NOW)
+    report = dispatch(d)
+    assert report.messages == 1 and report.failed == 1  # email sent; Telegram failed for good
+    assert report.by_channel == {("email", "sent"): 1, ("telegram", "failed"): 1}  # metrics
+    ingest(app, "dd", [art(2, "India-Japan semiconductor plant")], NOW)
+    clock.now += timedelta(minutes=5)
+    dispatch(d)
+    recipients = [to for _, tos in smtp_server.envelopes for to in tos]
+    assert recipients.count("reader@example.org") == 2
+    assert recipients.count("ops@example.org") == 1  # the operator is told once
+    with db.read() as conn:
+        failed = deliveries.delivery_log(conn, state="failed")
+    assert len(failed) == 2 and "chat not found" in (failed[0].last_error or "")
+
+
+def test_claimed_rows_are_released_after_a_crash(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    _, db, app, d, clock = setup(tmp_path, [subscriber(smtp_server)])
+    ingest(app, "dd", [art(1, "India-Japan semiconductor pact")], NOW)
+    with db.write() as conn:
+        assert len(deliveries.claim_due(conn, clock.now)) == 1  # a crash right after this
+    assert dispatch(d).messages == 0  # still claimed
+    assert d.recover() == 1
+    assert dispatch(d).messages == 1
+    assert smtp_server.wait_for(1)
+
+
+@pytest.mark.parametrize("config_text", [textwrap.dedent(BASE)])
+def test_rule_syntax_error_names_subscriber_rule_and_position(
+    tmp_path: Path, config_text: str
+) -> None:
+    from monitor.config import ConfigError
+
+    data = yaml.safe_load(config_text)
+    data["subscribers"] = [
+        {
+            "name": "a",
+            "urls": ["mailto://x@example.org"],
+            "rules": [{"name": "r1", "query": "chips AND (x"}],
+        }
+    ]
+    path = tmp_path / "feeds.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    [problem] = info.value.problems
+    assert "subscribers[0].rules[0].query" in problem
+    assert "subscriber 'a', rule 'r1'" in problem and "position" in problem
