@@ -39,9 +39,6 @@ class App:
     fetcher: Fetcher  # feeds (the session opens on first use, on the running loop)
     crawler: CrawlRunner | None  # spiders, when a source has one and the caller wants crawls
 
-    def wants_spiders(self) -> bool:
-        return any(s.enabled and s.id in SPIDER_NAMES for s in self.config.sources)
-
 
 def build(
     config: Config,

@@ -118,5 +118,15 @@ class FixtureClock:
         return moment, shown
 
 
+class SettableClock:
+    """A Clock (monitor.clock) a test moves by hand: `clock.now = later`."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 # The clock of the in-process golden tests: any instant works, this one keeps the goldens readable.
 GOLDEN = FixtureClock(datetime(2026, 11, 23, 6, 0, tzinfo=UTC))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from monitor.app import open_app
@@ -16,6 +16,7 @@ from storage.db import Database
 from storage.models import fetch_log_table
 from tests.conftest import FEEDS, FeedServer, write_config
 from tests.fixture_dates import GOLDEN
+from tests.fixture_dates import SettableClock as Clock
 
 NOW = GOLDEN.now  # the Refresher's injected clock
 
@@ -30,14 +31,6 @@ def rss(*items: tuple[str, str]) -> str:
     return (
         f"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>{body}</channel></rss>"
     )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def poll(
@@ -60,7 +53,7 @@ def source(server: FeedServer, sid: str, *paths: str) -> dict[str, object]:
 
 def test_conditional_get_second_poll_costs_nothing(tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.serve("/feed/", rss(("a", "India-Japan summit in Tokyo")))
-    clock = Clock()
+    clock = Clock(NOW)
     [first], db = poll(tmp_path, feed_server, [source(feed_server, "s", "/feed/")], clock)
     assert (first.count("ok"), first.total("new")) == (1, 1)
     [second], _ = poll(tmp_path, feed_server, [source(feed_server, "s", "/feed/")], clock)
@@ -74,7 +67,7 @@ def test_conditional_get_second_poll_costs_nothing(tmp_path: Path, feed_server: 
 def test_failing_source_does_not_block_others(tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.serve("/ok/", rss(("a", "India-Japan rail deal")))
     feed_server.serve("/broken/", "boom", status=500)
-    clock = Clock()
+    clock = Clock(NOW)
     sources = [source(feed_server, "good", "/ok/"), source(feed_server, "bad", "/broken/")]
     reports, db = poll(tmp_path, feed_server, sources, clock)
     by_id = {r.source: r for r in reports}
@@ -90,7 +83,7 @@ def test_failing_source_does_not_block_others(tmp_path: Path, feed_server: FeedS
 
 def test_backoff_skips_then_recovers(tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.serve("/f/", "down", status=503, headers={"Retry-After": "3600"})
-    clock = Clock()
+    clock = Clock(NOW)
     src = [source(feed_server, "s", "/f/")]
     [r1], _ = poll(tmp_path, feed_server, src, clock)
     assert r1.feeds[0].error_kind == "http"
@@ -112,7 +105,7 @@ def test_malformed_and_non_feed_bodies(tmp_path: Path, feed_server: FeedServer) 
         "/html/", FEEDS / "not_a_feed.html", headers={"Content-Type": "text/html"}
     )
     reports, db = poll(
-        tmp_path, feed_server, [source(feed_server, "s", "/malformed/", "/html/")], Clock()
+        tmp_path, feed_server, [source(feed_server, "s", "/malformed/", "/html/")], Clock(NOW)
     )
     feeds = {f.url.rsplit("/", 2)[-2]: f for f in reports[0].feeds}
     assert feeds["html"].outcome == "error" and feeds["html"].error_kind == "parse"
@@ -125,7 +118,7 @@ def test_malformed_and_non_feed_bodies(tmp_path: Path, feed_server: FeedServer) 
 
 def test_unreachable_source_records_clear_error(tmp_path: Path, feed_server: FeedServer) -> None:
     dead = {"id": "dead", "name": "dead", "base_url": "http://127.0.0.1:9", "feeds": ["/feed/"]}
-    [report], db = poll(tmp_path, feed_server, [dead], Clock())
+    [report], db = poll(tmp_path, feed_server, [dead], Clock(NOW))
     assert report.feeds[0].error_kind == "connect"
     with db.read() as conn:
         assert store.count_by_source(conn) == {}

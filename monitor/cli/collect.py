@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -17,6 +17,7 @@ from rich.table import Table
 
 from monitor.cli.output import print_json, stdout
 from monitor.cli.root import EXIT_CONFIG, Context, cli, parse_since, select_sources
+from monitor.clock import utcnow
 from monitor.operate.health import has_spider
 from monitor.operate.preflight import check_imports
 from monitor.reports import CrawlReport
@@ -207,7 +208,7 @@ def backfill(
 
     loaded = obj.load()
     config = loaded.config
-    now = datetime.now(UTC)
+    now = utcnow()
     since = parse_since(since_text, now)
     until = None
     if until_text is not None:

@@ -5,7 +5,6 @@ Reads: feeds.yaml and the database. Writes: tables or JSON to stdout; never the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from monitor.cli.output import iso, print_json, stdout, when
 from monitor.cli.root import Context, alerts, cli, parse_since, rules, select_sources
+from monitor.clock import utcnow
 from monitor.judge.rules import Rule, RuleSet, RuleSyntaxError, parse_query
 from monitor.operate.status import source_rows
 from storage import articles as store
@@ -46,7 +46,7 @@ def articles(
             f"unknown sector {sector!r} (configured: {', '.join(loaded.config.sectors)})",
             param_hint="--sector",
         )
-    since_at = parse_since(since, datetime.now(UTC)) if since else None
+    since_at = parse_since(since, utcnow()) if since else None
     db = obj.database()
     try:
         with db.read() as conn:
@@ -78,7 +78,7 @@ def articles(
 def status(obj: Context, as_json: bool) -> None:
     """Per source: state, last success, last error, failures, articles stored."""
     loaded = obj.load()
-    rows = source_rows(obj.database(), loaded.config, datetime.now(UTC))
+    rows = source_rows(obj.database(), loaded.config, utcnow())
     if as_json:
         print_json(rows)
         return
@@ -185,7 +185,7 @@ def rules_try(obj: Context, query: str, since: str | None, limit: int, as_json: 
         parsed = parse_query(query)
     except RuleSyntaxError as exc:
         raise click.BadParameter(f"{exc} in {query!r}", param_hint="QUERY") from None
-    since_at = parse_since(since, datetime.now(UTC)) if since else None
+    since_at = parse_since(since, utcnow()) if since else None
     db = obj.database()
     ruleset = RuleSet([Rule(key="try", query=parsed)])
     hits = []

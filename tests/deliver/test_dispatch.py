@@ -24,6 +24,7 @@ from storage import deliveries
 from storage.db import Database
 from storage.sources import sync_sources
 from tests.conftest import SmtpServer, TelegramServer
+from tests.fixture_dates import SettableClock as Clock
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # 11:30 IST, 15:00 JST
 
@@ -51,14 +52,6 @@ sectors:
 """
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def setup(
     tmp_path: Path, subscribers: list[dict[str, Any]], **alerts: Any
 ) -> tuple[Config, Database, App, Dispatcher, Clock]:
@@ -72,7 +65,7 @@ def setup(
     db.create_schema()
     with db.write() as conn:
         sync_sources(conn, [("dd", "DD News", []), ("jt", "The Japan Times", [])])
-    clock = Clock()
+    clock = Clock(NOW)
     app = build(config, db, now=clock)
     return config, db, app, app.dispatcher, clock
 

@@ -23,6 +23,7 @@ from storage import sources as state
 from storage.db import Database
 from tests.articles import article
 from tests.conftest import SmtpServer, TelegramServer
+from tests.fixture_dates import SettableClock as Clock
 
 T0 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # the first collection
 HOUR = timedelta(hours=1)
@@ -55,14 +56,6 @@ sectors:
     label: Rail
     terms: [Shinkansen]
 """
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def make_config(tmp_path: Path, disabled: tuple[str, ...] = (), **alerts: Any) -> Config:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from monitor.operate.walk import SourceProgress
 from monitor.operate.progress import BackfillBars, covered_fraction, report_table
+from monitor.operate.walk import SourceProgress
 
 SINCE = datetime(2025, 11, 1, tzinfo=UTC)
 
