@@ -46,21 +46,10 @@ async def refresh_feed(
         fetched = await app.fetcher.get(url, etag=feed.etag, last_modified=feed.last_modified)
         if fetched.not_modified:  # a 304 costs nothing
             report = FeedReport(url, "not_modified", http_status=fetched.status)
-        else:
-            parsed = await asyncio.to_thread(
-                parse_feed, fetched.body, source_id=source.id, feed_url=fetched.url,
-                now=started, content_type=fetched.content_type, language=source.language,
-            )  # fmt: skip
-            outcome = await asyncio.to_thread(
-                ingest, app, source.id, parsed.articles, started, baseline=baseline
+        else:  # parse → ingest, in one worker thread: the loop stays free for other feeds
+            report = await asyncio.to_thread(
+                parse_and_ingest, app, source, url, fetched, started, baseline
             )
-            report = FeedReport(
-                url, "ok", entries=outcome.entries + parsed.skipped, new=len(outcome.new),
-                duplicate=outcome.duplicate, irrelevant=outcome.irrelevant,
-                http_status=fetched.status, warning=parsed.warning, new_articles=outcome.new,
-            )  # fmt: skip
-            if parsed.warning:
-                log.info("malformed feed recovered", extra={"feed": url, "detail": parsed.warning})
         await asyncio.to_thread(_feed_succeeded, app, url, fetched, started)
     except (FetchError, FeedParseError) as exc:
         report = _failed(url, exc)
@@ -71,6 +60,24 @@ async def refresh_feed(
         await asyncio.to_thread(_feed_failed, app, url, report, started + retry_in, started)
     await asyncio.to_thread(_log_fetch, app, source.id, report, started, time.monotonic() - clock)
     return report
+
+
+def parse_and_ingest(
+    app: App, source: SourceConfig, url: str, fetched: FetchResult, now: datetime, baseline: bool
+) -> FeedReport:
+    """parse → ingest for one fetched feed body."""
+    parsed = parse_feed(
+        fetched.body, source_id=source.id, feed_url=fetched.url, now=now,
+        content_type=fetched.content_type, language=source.language,
+    )  # fmt: skip
+    if parsed.warning:
+        log.info("malformed feed recovered", extra={"feed": url, "detail": parsed.warning})
+    outcome = ingest(app, source.id, parsed.articles, now, baseline=baseline)
+    return FeedReport(
+        url, "ok", entries=outcome.entries + parsed.skipped, new=len(outcome.new),
+        duplicate=outcome.duplicate, irrelevant=outcome.irrelevant, http_status=fetched.status,
+        warning=parsed.warning, new_articles=outcome.new,
+    )  # fmt: skip
 
 
 def ingest(

@@ -14,7 +14,8 @@ from rich.table import Table
 from monitor.cli.output import iso, print_json, stdout, when
 from monitor.cli.root import Context, alerts, cli, parse_since, rules, select_sources
 from monitor.clock import utcnow
-from monitor.judge.rules import Rule, RuleSet, RuleSyntaxError, parse_query
+from monitor.judge.rules import RuleSyntaxError, parse_query
+from monitor.operate.preview import rule_matches
 from monitor.operate.status import source_rows
 from storage import articles as store
 from storage import deliveries
@@ -186,15 +187,7 @@ def rules_try(obj: Context, query: str, since: str | None, limit: int, as_json: 
     except RuleSyntaxError as exc:
         raise click.BadParameter(f"{exc} in {query!r}", param_hint="QUERY") from None
     since_at = parse_since(since, utcnow()) if since else None
-    db = obj.database()
-    ruleset = RuleSet([Rule(key="try", query=parsed)])
-    hits = []
-    with db.read() as conn:
-        for stored in store.iter_articles(conn, since=since_at):
-            for match in ruleset.match(stored):
-                hits.append((stored, match.terms))
-            if len(hits) >= limit:
-                break
+    hits = rule_matches(obj.database(), parsed, since=since_at, limit=limit)
     if as_json:
         print_json(
             [

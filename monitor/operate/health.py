@@ -21,6 +21,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import Connection
 
@@ -43,20 +44,30 @@ RHYTHM_MIN = 6  # articles (5 gaps) needed before a median gap means anything
 SILENT_INTERVALS = 3  # and never before the source had this many chances to be collected
 
 ALARMS = ("ok", "failing", "extraction broken", "silent")
+# What `monitor status` shows; the alarm the operator hears about is one of ALARMS.
+State = Literal[
+    "ok", "failing", "extraction broken", "silent", "never polled", "not collected", "disabled"
+]
+Alarm = Literal["ok", "failing", "extraction broken", "silent"]
 
 
 def has_spider(source: SourceConfig) -> bool:
     return source.crawl is not None and source.id in SPIDER_NAMES
 
 
-def collection_state(source: SourceConfig) -> str:
+Collection = Literal["feeds", "spider", "feeds+spider", "not collected", "disabled"]
+
+
+def collection_state(source: SourceConfig) -> Collection:
     """'feeds', 'spider', 'feeds+spider', 'not collected' or 'disabled'."""
     if not source.enabled:
         return "disabled"
-    ways = [
-        name for name, on in (("feeds", bool(source.feeds)), ("spider", has_spider(source))) if on
-    ]
-    return "+".join(ways) if ways else "not collected"
+    feeds, spider = bool(source.feeds), has_spider(source)
+    if feeds and spider:
+        return "feeds+spider"
+    if feeds:
+        return "feeds"
+    return "spider" if spider else "not collected"
 
 
 def collection_interval(source: SourceConfig) -> float:
@@ -100,8 +111,8 @@ def rhythm(published: Sequence[datetime], interval_seconds: float) -> Rhythm:
 class SourceHealth:
     source: str
     # ok | failing | extraction broken | silent | never polled | not collected | disabled
-    state: str
-    alarm: str | None  # ok | failing | extraction broken | silent; None: not judged (see state)
+    state: State
+    alarm: Alarm | None  # None: not judged (see state)
     detail: str  # why the state is not ok ("" when it is)
     alarm_detail: str  # why the alarm is not ok: the text of the operator's notice
     last_new_at: datetime | None
@@ -170,6 +181,8 @@ def judge(
             f"{what} ({span(quiet_for)}); {usual}, so silent after {span(cadence.silent_after)}"
         )
 
+    state: State
+    alarm: Alarm
     if failures:
         state, detail = "failing", failing_detail
     elif latest_problem:

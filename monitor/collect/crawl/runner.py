@@ -80,7 +80,7 @@ class CrawlRunner:
         one_at_a_time = asyncio.Lock()
 
         async def sink(article: Article) -> None:
-            async with one_at_a_time:
+            async with one_at_a_time:  # one writer per crawl: pages are stored in the order read
                 outcome.add(await asyncio.to_thread(ingest, [article], started, baseline))
 
         crawler = self.runner.create_crawler(SPIDERS[source.id])
