@@ -84,7 +84,7 @@ async def open_app(
         config, db, now=now, sender=sender, spiders=spiders, download_delay=download_delay, dns=dns
     )
     with db.write() as conn:
-        state.sync_sources(conn, [(s.id, s.name, s.feed_urls) for s in config.sources])
+        state.sync_sources(conn, [(s.id, s.name, s.feed_urls) for s in config.sources], now())
     try:
         yield app
     finally:

@@ -9,6 +9,7 @@ log. Nothing downstream of ingest() knows where an article came from.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from monitor.collect.parse import FeedParseError, parse_feed
 from monitor.collect.redirects import FetchResult
 from monitor.collect.retry import next_attempt
 from monitor.config import SourceConfig
+from monitor.faults import fail_point
 from monitor.reports import CrawlReport, FeedReport, Outcome, SourceReport
 from spiders import SPIDER_NAMES
 from storage import articles as store
@@ -35,7 +37,7 @@ MAX_BACKOFF = timedelta(hours=6)
 
 
 async def refresh_feed(
-    app: App, source: SourceConfig, url: str, *, force: bool, baseline: bool
+    app: App, source: SourceConfig, url: str, *, force: bool, baseline: datetime | None
 ) -> FeedReport:
     """One feed: fetch → parse → ingest; a failure is recorded and backs the feed off."""
     started, clock = app.now(), time.monotonic()
@@ -58,12 +60,25 @@ async def refresh_feed(
             MAX_BACKOFF, getattr(exc, "retry_after", None),
         )  # fmt: skip
         await asyncio.to_thread(_feed_failed, app, url, report, started + retry_in, started)
-    await asyncio.to_thread(_log_fetch, app, source.id, report, started, time.monotonic() - clock)
+    except Exception as exc:  # a bug, a locked or full database: this feed's problem only
+        log.exception("feed crashed", extra={"source": source.id, "feed": url})
+        report = FeedReport(url, "error", error=f"{type(exc).__name__}: {exc}", error_kind="crash")
+        with contextlib.suppress(Exception):  # recording may fail for the same reason
+            await asyncio.to_thread(_feed_failed, app, url, report, started, started)
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(
+            _log_fetch, app, source.id, report, started, time.monotonic() - clock
+        )
     return report
 
 
 def parse_and_ingest(
-    app: App, source: SourceConfig, url: str, fetched: FetchResult, now: datetime, baseline: bool
+    app: App,
+    source: SourceConfig,
+    url: str,
+    fetched: FetchResult,
+    now: datetime,
+    baseline: datetime | None,
 ) -> FeedReport:
     """parse → ingest for one fetched feed body."""
     parsed = parse_feed(
@@ -87,9 +102,10 @@ def ingest(
     now: datetime,
     mode: IngestMode = "live",
     *,
-    baseline: bool = False,
+    baseline: datetime | None = None,
 ) -> Outcome:
     """Feeds and spiders both end here: judge what is new, store it, plan its alerts."""
+    fail_point("ingest")
     batch = app.judge.keyed(source_id, articles)  # dedup 1: URL keys within the batch
     with app.db.read() as conn:
         known = store.known_keys(conn, source_id, list(batch.keyed), app.judge.rules_hash)
@@ -147,7 +163,7 @@ async def crawl_source(
     if app.crawler is None:
         raise RuntimeError("this App was opened without spiders")
 
-    def through_flow(articles: list[Article], now: datetime, baseline: bool) -> Outcome:
+    def through_flow(articles: list[Article], now: datetime, baseline: datetime | None) -> Outcome:
         return ingest(app, source.id, articles, now, baseline=baseline)
 
     return await app.crawler.crawl(
@@ -166,7 +182,7 @@ async def refresh_source(app: App, source: SourceConfig, *, force: bool = False)
         )
     )
     report = SourceReport(source.id, list(feeds))
-    if baseline and any(f.outcome in ("ok", "not_modified") for f in feeds):
+    if baseline is not None and any(f.outcome in ("ok", "not_modified") for f in feeds):
         # The first collection only records what exists; alerts start from the next one.
         await asyncio.to_thread(_finish_baseline, app, source.id)
     if source.enrich and app.crawler is not None and source.id in SPIDER_NAMES:
@@ -192,9 +208,9 @@ def _feed_state(app: App, url: str) -> state.FeedState:
         return state.feed_state(conn, url)
 
 
-def _baseline_pending(app: App, source_id: str) -> bool:
+def _baseline_pending(app: App, source_id: str) -> datetime | None:
     with app.db.read() as conn:
-        return state.baseline_pending(conn, source_id)
+        return state.baseline_since(conn, source_id, app.now())
 
 
 def _finish_baseline(app: App, source_id: str) -> None:

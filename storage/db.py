@@ -7,13 +7,14 @@ transaction fails at once with "database is locked" when another process wrote i
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
@@ -60,6 +61,10 @@ def resolve_db_url(value: str | None) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
+class DaemonRunning(RuntimeError):
+    """Another `monitor run` holds this SQLite database; str() says which process."""
+
+
 class Database:
     """The engine plus the two ways in: read() and write() transactions."""
 
@@ -83,6 +88,7 @@ class Database:
         """Create missing tables (idempotent): safe on every start."""
         SQLModel.metadata.create_all(self.engine, tables=_tables())
         with self.write() as conn:
+            _add_missing_columns(conn)
             if self.is_sqlite:
                 for stmt in _FTS_DDL:
                     conn.exec_driver_sql(stmt)
@@ -111,6 +117,32 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    @contextmanager
+    def daemon_lock(self) -> Iterator[None]:
+        """One daemon per SQLite file: an exclusive lock on <file>.daemon.lock for as long as
+        the daemon runs (the kernel drops it when the process dies, however it dies). Other
+        commands (poll, backfill, status …) may run beside it; they never take this lock."""
+        database = make_url(self.url).database
+        if not self.is_sqlite or not database or database == ":memory:":
+            yield  # PostgreSQL: several daemons share the work (leases on jobs and claims)
+            return
+        path = Path(database + ".daemon.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode("ascii", "replace").strip() or "unknown"
+                raise DaemonRunning(
+                    f"another `monitor run` (pid {holder}) already uses {database}; only one "
+                    "daemon may run per SQLite database (stop it, or use PostgreSQL for several)"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
 
 def insert_for(conn: Connection, table: Any) -> Any:
     """The dialect's INSERT, with ON CONFLICT DO NOTHING / DO UPDATE (SQLite and PostgreSQL)."""
@@ -120,6 +152,22 @@ def insert_for(conn: Connection, table: Any) -> Any:
     if dialect == "postgresql":
         return postgresql.insert(table)
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Columns added since a database was created (nullable or with a default), so an older
+    file keeps working after an upgrade."""
+    known = inspect(conn)
+    for table in _tables():
+        have = {c["name"] for c in known.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            kind = column.type.compile(dialect=conn.dialect)
+            default = " DEFAULT 0" if not column.nullable else ""
+            conn.exec_driver_sql(
+                f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}'
+            )
 
 
 def _tables() -> list[Table]:

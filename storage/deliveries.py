@@ -5,9 +5,9 @@ Reads/writes: the delivery and operator_notice tables (and reads article/source 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
 from typing import Any, Self
 
 from sqlalchemy import Connection, and_, exists, func, or_, select, update
@@ -45,6 +45,9 @@ class DeliveryRow:
     attempts: int
     next_attempt_at: datetime | None
     claimed_at: datetime | None
+    claimed_by: str | None
+    lease_until: datetime | None
+    unknown: int
     sent_at: datetime | None
     last_error: str | None
     message_id: str | None
@@ -101,38 +104,76 @@ def story_alerted(conn: Connection, subscriber: str, destination: str, story: st
     return bool(conn.execute(query).scalar())
 
 
-def release_claims(conn: Connection) -> int:
-    """Deliveries left 'sending' by a crash go back to pending: sent again at most once."""
-    d = delivery_table
-    result = conn.execute(
-        update(d).where(d.c.state == "sending").values(state="pending", claimed_at=None)
-    )
-    return int(result.rowcount or 0)
+def claim_due(
+    conn: Connection,
+    now: datetime,
+    owner: str,
+    lease: timedelta,
+    *,
+    dead_owners: Collection[str] = (),
+    limit: int = 500,
+) -> list[DeliveryRow]:
+    """Claim due deliveries for `owner` until now + lease and return them (inside a write
+    transaction, which makes the claim atomic).
 
-
-def claim_due(conn: Connection, now: datetime, limit: int = 500) -> list[DeliveryRow]:
-    """Mark due pending deliveries 'sending' and return them (inside a write transaction)."""
+    Due: pending rows whose time has come, and rows still 'sending' whose claim lapsed or whose
+    owner is known dead (a crash mid-dispatch). A taken-over row may already have been sent by
+    its dead owner: its `unknown` count goes up, so it is sent again at most once.
+    """
     d = delivery_table
-    due = and_(
+    pending = and_(
         d.c.state == "pending",
         d.c.due_at <= now,
         or_(d.c.next_attempt_at.is_(None), d.c.next_attempt_at <= now),
     )
-    query = select(d).where(due).order_by(d.c.id).limit(limit)
+    lapsed = and_(
+        d.c.state == "sending",
+        or_(d.c.lease_until.is_(None), d.c.lease_until < now, d.c.claimed_by.in_(dead_owners)),
+    )
+    query = select(d).where(or_(pending, lapsed)).order_by(d.c.id).limit(limit)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
     rows = [DeliveryRow.of(r) for r in conn.execute(query).mappings()]
-    if rows:
-        conn.execute(
-            update(d)
-            .where(d.c.id.in_([r.id for r in rows]))
-            .values(state="sending", claimed_at=now)
-        )
-    return rows
+    if not rows:
+        return []
+    taken_over = [r.id for r in rows if r.state == "sending"]
+    conn.execute(
+        update(d)
+        .where(d.c.id.in_([r.id for r in rows]))
+        .values(state="sending", claimed_at=now, claimed_by=owner, lease_until=now + lease)
+    )
+    if taken_over:
+        conn.execute(update(d).where(d.c.id.in_(taken_over)).values(unknown=d.c.unknown + 1))
+    return [
+        replace(r, unknown=r.unknown + (r.state == "sending"), state="sending", claimed_by=owner)
+        for r in rows
+    ]
+
+
+def renew(conn: Connection, ids: Sequence[int], owner: str, until: datetime) -> set[int]:
+    """Extend owner's claims before a send; returns the ids still held (a lapsed claim may
+    have been taken over by another process, which then sends it instead)."""
+    d = delivery_table
+    held = and_(d.c.id.in_(list(ids)), d.c.state == "sending", d.c.claimed_by == owner)
+    conn.execute(update(d).where(held).values(lease_until=until))
+    return {row_id for (row_id,) in conn.execute(select(d.c.id).where(held))}
+
+
+def claim_owners(conn: Connection) -> set[str]:
+    """Owners of claims still open ('sending'): to find claims of processes that died."""
+    d = delivery_table
+    query = select(d.c.claimed_by).where(d.c.state == "sending", d.c.claimed_by.is_not(None))
+    return {owner for (owner,) in conn.execute(query.distinct())}
 
 
 def release_ids(conn: Connection, ids: Sequence[int]) -> None:
     """Put claimed deliveries back without counting an attempt (their turn comes later)."""
     d = delivery_table
-    conn.execute(update(d).where(d.c.id.in_(list(ids))).values(state="pending", claimed_at=None))
+    conn.execute(
+        update(d)
+        .where(d.c.id.in_(list(ids)))
+        .values(state="pending", claimed_at=None, claimed_by=None, lease_until=None)
+    )
 
 
 def mark_sent(conn: Connection, ids: Sequence[int], now: datetime, message_id: str) -> None:
@@ -140,7 +181,14 @@ def mark_sent(conn: Connection, ids: Sequence[int], now: datetime, message_id: s
     conn.execute(
         update(d)
         .where(d.c.id.in_(list(ids)))
-        .values(state="sent", sent_at=now, message_id=message_id, last_error=None)
+        .values(
+            state="sent",
+            sent_at=now,
+            message_id=message_id,
+            last_error=None,
+            claimed_by=None,
+            lease_until=None,
+        )
     )
 
 
@@ -151,8 +199,10 @@ def mark_failed(
     error: str,
     next_attempt_at: datetime | None,
     final: bool,
+    unknown: bool = False,
 ) -> None:
-    """A failed send: back to pending with a later attempt time, or 'failed' for good."""
+    """A failed send: back to pending with a later attempt time, or 'failed' for good.
+    `unknown`: the provider may have taken the message (a timeout after it was sent)."""
     d = delivery_table
     conn.execute(
         update(d)
@@ -160,9 +210,12 @@ def mark_failed(
         .values(
             state="failed" if final else "pending",
             attempts=d.c.attempts + 1,
+            unknown=d.c.unknown + int(unknown),
             last_error=error,
             next_attempt_at=next_attempt_at,
             claimed_at=None,
+            claimed_by=None,
+            lease_until=None,
         )
     )
 
@@ -224,10 +277,19 @@ def delivery_log(
     return [LoggedDelivery.of(r) for r in conn.execute(query).mappings()]
 
 
-def notice_once(conn: Connection, key: str, now: datetime) -> bool:
-    """True the first time a given operator notice key is seen (then it is recorded)."""
+def open_incident(conn: Connection, key: str, now: datetime) -> bool:
+    """True when the incident `key` was not open yet (the operator is to be told it started)."""
     stmt = insert_for(conn, operator_notice_table).values(key=key, sent_at=now)
     return bool(conn.execute(stmt.on_conflict_do_nothing()).rowcount)
+
+
+def close_incident(conn: Connection, key: str) -> datetime | None:
+    """Ends the incident `key`; returns when it was opened, or None if none was open."""
+    o = operator_notice_table
+    opened = conn.execute(select(o.c.sent_at).where(o.c.key == key)).scalar()
+    if opened is not None:
+        conn.execute(o.delete().where(o.c.key == key))
+    return opened
 
 
 def count_pending(conn: Connection) -> int:

@@ -67,6 +67,7 @@ class Source(SQLModel, table=True):
     last_error_at: datetime | None = _ts()
     consecutive_failures: int = 0
     baseline_done_at: datetime | None = _ts()  # first collection finished: alerts may flow
+    added_at: datetime | None = _ts()  # first configured: news published after it is news
 
 
 class Feed(SQLModel, table=True):
@@ -240,13 +241,17 @@ class Delivery(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime | None = _ts()
     claimed_at: datetime | None = _ts()
+    claimed_by: str | None = None  # the process holding the claim: "host:pid:token"
+    lease_until: datetime | None = _ts(index=True)  # the claim lapses then; any process takes it
+    unknown: int = 0  # sends whose outcome is unknown (timeout after sending, lapsed claim)
     sent_at: datetime | None = _ts()
     last_error: str | None = None
     message_id: str | None = None
 
 
 class OperatorNotice(SQLModel, table=True):
-    """Operator alerts already sent, so each problem is reported once."""
+    """Open incidents the operator was told about (a destination failing for good, alerts that
+    cannot be sent): one row while the incident lasts, removed when it ends."""
 
     __tablename__ = "operator_notice"
     key: str = Field(primary_key=True)

@@ -25,10 +25,12 @@ class FeedState:
     next_fetch_at: datetime | None
 
 
-def sync_sources(conn: Connection, sources: Iterable[tuple[str, str, list[str]]]) -> None:
+def sync_sources(
+    conn: Connection, sources: Iterable[tuple[str, str, list[str]]], now: datetime | None = None
+) -> None:
     """Make sure every configured source and feed has a row; existing state is kept."""
     for source_id, name, feed_urls in sources:
-        stmt = _insert(conn, source_table).values(id=source_id, name=name)
+        stmt = _insert(conn, source_table).values(id=source_id, name=name, added_at=now)
         conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"name": name}))
         for url in feed_urls:
             conn.execute(
@@ -182,11 +184,20 @@ def source_status(conn: Connection) -> dict[str, SourceStatus]:
     return sources
 
 
-def baseline_pending(conn: Connection, source_id: str) -> bool:
-    """True until a source's first collection has finished: its articles then alert nobody."""
+def baseline_since(conn: Connection, source_id: str, now: datetime) -> datetime | None:
+    """Until a source's first successful collection: the instant before which what it holds is
+    old news (the source's adding; `now` for a row older than that column). Afterwards None.
+
+    A first collection that failed does not count: what appears after the source was added is
+    news, whenever the first collection finally succeeds."""
     t = source_table
-    done = conn.execute(select(t.c.baseline_done_at).where(t.c.id == source_id)).scalar()
-    return done is None
+    row = conn.execute(
+        select(t.c.baseline_done_at, t.c.added_at).where(t.c.id == source_id)
+    ).first()
+    if row is not None and row.baseline_done_at is not None:
+        return None
+    added = row.added_at if row is not None else None
+    return added if added is not None else now
 
 
 def finish_baseline(conn: Connection, source_id: str, now: datetime) -> None:
@@ -196,3 +207,10 @@ def finish_baseline(conn: Connection, source_id: str, now: datetime) -> None:
         .where(t.c.id == source_id, t.c.baseline_done_at.is_(None))
         .values(baseline_done_at=now)
     )
+
+
+def added_at(conn: Connection, source_id: str, now: datetime) -> datetime:
+    """When the source was first configured (`now` for rows older than that column)."""
+    t = source_table
+    added = conn.execute(select(t.c.added_at).where(t.c.id == source_id)).scalar()
+    return added if added is not None else now

@@ -40,7 +40,9 @@ class Route:
 class FeedServer:
     """A real HTTP server on 127.0.0.1 serving routes set by the test, recording every request."""
 
-    def __init__(self, clock: FixtureClock | None = None) -> None:
+    def __init__(
+        self, clock: FixtureClock | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.clock = clock or FixtureClock.real()  # renders the date tokens of served fixtures
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -81,10 +83,10 @@ class FeedServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer((host, port), Handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 

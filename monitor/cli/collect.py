@@ -48,7 +48,15 @@ def run(obj: Context) -> None:
         for finding in broken:
             click.echo(f"config error: {finding}", err=True)
         sys.exit(EXIT_CONFIG)
-    sys.exit(run_daemon(loaded.config, obj.database()))
+    from storage.db import DaemonRunning
+
+    db = obj.database()
+    try:
+        with db.daemon_lock():
+            sys.exit(run_daemon(loaded.config, db))
+    except DaemonRunning as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
 
 
 @cli.command()

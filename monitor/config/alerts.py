@@ -131,7 +131,10 @@ class AlertSettings(Strict):
     retry_delay: Seconds = 60.0  # first retry; doubles each attempt
     max_age: Seconds = 48 * 3600.0  # older articles never alert immediately
     fold_threshold: int = Field(default=5, ge=1)  # more matches than this in a cycle: one message
-    dispatch_interval: Seconds = 30.0
+    dispatch_interval: Seconds = Field(default=30.0, ge=1)  # the scheduler counts whole seconds
+    connect_timeout: Seconds = 10.0  # to reach a mail server or an HTTP API
+    send_timeout: Seconds = 30.0  # for the whole exchange once connected (SMTP's DATA reply too)
+    claim_lease: Seconds = Field(default=300.0, ge=10)  # a claim of a silent process lapses then
 
 
 class TopicConfig(Strict):

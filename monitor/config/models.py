@@ -53,7 +53,7 @@ class CrawlConfig(Strict):
     """A source's spider: which listing pages it walks and how often."""
 
     listing_paths: list[str] = Field(min_length=1)
-    interval: Seconds = 1800.0
+    interval: Seconds = Field(default=1800.0, ge=1)  # the scheduler counts whole seconds
     jitter: Seconds | None = None
 
     @field_validator("listing_paths")
@@ -93,7 +93,7 @@ class SourceConfig(Strict):
     name: str = Field(min_length=1)
     base_url: str
     enabled: bool = True
-    poll_interval: Seconds = 900.0
+    poll_interval: Seconds = Field(default=900.0, ge=1)  # the scheduler counts whole seconds
     jitter: Seconds | None = None
     language: str = "en"
     feeds: list[str] = Field(default_factory=list)

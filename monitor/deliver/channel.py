@@ -16,7 +16,7 @@ import threading
 import unicodedata
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -36,12 +36,29 @@ from monitor.deliver.render import TITLE_MAX, Message, clip, safe_link
 
 log = logging.getLogger("monitor.notify")
 
-CONNECT_TIMEOUT = 10  # seconds, for HTTP-based plugins (Apprise's `cto=`)
 TELEGRAM_API_ENV = "MONITOR_TELEGRAM_API"
 
 _URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://(?:[^\s'\"]*[^\s'\".,;:)])?")
 _HTTP_ERROR = re.compile(r"error=(\d{3})\b")
 _SMTP_PERMANENT = re.compile(r"(?:\(|refused: )(5\d\d)\b")
+_RETRY_AFTER = re.compile(r"retry after (\d{1,9})\b", re.IGNORECASE)  # Telegram's 429 text
+# A send that failed after the message may have left: the server may well have it.
+_LOST_REPLY = re.compile(
+    r"read timed out|timed out|remotedisconnected|connection aborted|connection reset|"
+    r"server disconnected|connection unexpectedly closed|broken pipe",
+    re.IGNORECASE,
+)
+_SMTP_SEND_PHASE = re.compile(r"^Sending email to .* failed", re.IGNORECASE)
+_SMTP_CODE = re.compile(r"\(\s*[2-5]\d\d\s*,")  # smtplib's (code, b'message') of a reply
+_HTTP_SENT_PHASE = re.compile(r"read timed out|remotedisconnected|connection aborted", re.I)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a channel may take: to connect, and for the whole exchange once connected."""
+
+    connect: float = 10.0
+    send: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,8 @@ class SendResult:
     ok: bool
     error: str | None  # one line, secrets redacted
     permanent: bool  # retrying cannot fix it (bad markup 400, unknown scheme, missing secret)
+    unknown: bool = False  # failed after sending: the provider may have delivered it
+    retry_after: float | None = None  # seconds the provider asked to wait (Telegram 429)
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -142,8 +161,9 @@ def _telegram_api(env: Mapping[str, str]) -> str | None:
     return api.strip() if api and api.strip() else None
 
 
-def _reason(lines: list[tuple[int, str]], result: Any) -> tuple[str, bool]:
-    """One-line failure reason from Apprise's log lines, and whether it is permanent."""
+def _reason(lines: list[tuple[int, str]], result: Any, channel: str) -> SendResult:
+    """The failure as Apprise logged it: the reason, whether it is permanent, whether the
+    message may have been delivered anyway, and any wait the provider asked for."""
     warned = [one_line(text) for level, text in lines if level >= logging.WARNING]
     causes = [
         one_line(text.removeprefix("Socket Exception:"))
@@ -164,7 +184,21 @@ def _reason(lines: list[tuple[int, str]], result: Any) -> tuple[str, bool]:
         400 <= int(code) < 500 and int(code) not in {408, 429}
         for code in _HTTP_ERROR.findall(joined)
     )
-    return joined, permanent
+    if channel == "email" and _SMTP_PERMANENT.search(joined):
+        permanent = True  # an SMTP 5xx reply is a permanent refusal by definition
+    cause = " ".join(causes)
+    if channel == "email":
+        # Connecting and logging in fail before anything is sent; a timeout or a dropped
+        # connection inside sendmail() may come after the server took the whole message.
+        sent_phase = any(_SMTP_SEND_PHASE.match(w) for w in warned)
+        unknown = sent_phase and bool(_LOST_REPLY.search(cause)) and not _SMTP_CODE.search(cause)
+    else:
+        unknown = bool(_HTTP_SENT_PHASE.search(joined))  # the request was written, no answer
+    asked = _RETRY_AFTER.search(joined)
+    return SendResult(
+        False, joined, permanent and not unknown, unknown,
+        float(asked.group(1)) if asked else None,
+    )  # fmt: skip
 
 
 def _header_safe(text: str) -> str:
@@ -212,21 +246,27 @@ def destination_problem(url_template: str, env: Mapping[str, str] | None) -> str
     return scrub(f"Apprise cannot use {redact(url, secrets)}: {why or 'malformed URL'}", secrets)
 
 
-def send(url_template: str, message: Message, env: Mapping[str, str]) -> SendResult:
+def send(
+    url_template: str,
+    message: Message,
+    env: Mapping[str, str],
+    timeouts: Timeouts = Timeouts(),
+) -> SendResult:
     """Deliver one message to one destination; blocking, never raises.
 
     Email gets the HTML body, the title as Subject and message.message_id as Message-ID;
     Telegram gets the plain text (Apprise escapes it, so no markup can break it); other schemes
-    get the plain text and title. Apprise's own timeouts apply, with a 10 s connect timeout for
-    HTTP plugins. If MONITOR_TELEGRAM_API is set (in env or the process environment), e.g.
-    "http://127.0.0.1:8081/bot", Telegram requests go to that Bot API base instead of
-    https://api.telegram.org/bot: for a local Bot API server and for tests.
+    get the plain text and title. HTTP plugins get timeouts.connect to connect and
+    timeouts.send to answer; SMTP's one socket timeout is timeouts.send, so a slow server that
+    takes the whole message is not cut off mid-reply. If MONITOR_TELEGRAM_API is set (in env or
+    the process environment), e.g. "http://127.0.0.1:8081/bot", Telegram requests go to that Bot
+    API base instead of https://api.telegram.org/bot: for a local Bot API server and for tests.
     """
     secrets: list[str] = []
     try:
         url, secrets = expand(url_template, env)
         secrets += url_secrets(url)
-        return _send(url, message, env, secrets)
+        return _send(url, message, env, secrets, timeouts)
     except SecretMissing as exc:
         return SendResult(False, str(exc), True)
     except Exception as exc:  # a bug or an Apprise surprise must not kill the dispatcher
@@ -234,20 +274,23 @@ def send(url_template: str, message: Message, env: Mapping[str, str]) -> SendRes
         return SendResult(False, scrub(one_line(f"{type(exc).__name__}: {exc}"), secrets), False)
 
 
-def _send(url: str, message: Message, env: Mapping[str, str], secrets: list[str]) -> SendResult:
+def _send(
+    url: str, message: Message, env: Mapping[str, str], secrets: list[str], timeouts: Timeouts
+) -> SendResult:
     hooked = _prepare_apprise()
     from apprise import Apprise, AppriseAsset, NotifyFormat
 
     def failed(error: str, permanent: bool) -> SendResult:
-        # Apprise's own masked URLs keep a secret's first and last character: redact them too.
-        error = _URL_IN_TEXT.sub(lambda m: redact(m.group(0), secrets), one_line(error))
-        return SendResult(False, clip(scrub(error, secrets), 500), permanent)
+        return _clean(SendResult(False, error, permanent), secrets)
 
     channel = channel_of(url)
     if channel == "email" and not hooked:  # fallback: Apprise's custom-header parameter
         url = with_param(url, "+Message-ID", quote(message.message_id, safe=""))
-    if channel != "email" and "://" in url:
-        url = with_param(url, "cto", str(CONNECT_TIMEOUT))
+    if channel == "email":
+        url = with_param(url, "cto", f"{timeouts.send:g}")  # smtplib's one socket timeout
+    elif "://" in url:
+        url = with_param(url, "cto", f"{timeouts.connect:g}")
+        url = with_param(url, "rto", f"{timeouts.send:g}")
 
     lines: list[tuple[int, str]] = []
     lines_token = _LOG_LINES.set(lines)
@@ -279,7 +322,10 @@ def _send(url: str, message: Message, env: Mapping[str, str], secrets: list[str]
         _LOG_LINES.reset(lines_token)
     if bool(result):
         return SendResult(True, None, False)
-    reason, permanent = _reason(lines, result)
-    if channel == "email" and _SMTP_PERMANENT.search(reason):
-        permanent = True  # an SMTP 5xx reply is a permanent refusal by definition
-    return failed(reason, permanent)
+    return _clean(_reason(lines, result, channel), secrets)
+
+
+def _clean(result: SendResult, secrets: list[str]) -> SendResult:
+    # Apprise's own masked URLs keep a secret's first and last character: redact them too.
+    error = _URL_IN_TEXT.sub(lambda m: redact(m.group(0), secrets), one_line(result.error or ""))
+    return replace(result, error=clip(scrub(error, secrets), 500))

@@ -2,39 +2,47 @@
 outcome.
 
 Reads: due delivery rows and their articles. Writes: delivery state (sent / retry / failed) and
-operator notices. A delivery is claimed and committed before sending, so a crash can repeat at
-most the message in flight (same Message-ID), never lose one; one failing destination never
-blocks the others. What the messages say is compose.py's and render.py's business.
+operator notices. A delivery is claimed (owner and lease) and committed before sending, so a
+crash can repeat at most the message in flight (same Message-ID), never lose one: a claim of a
+dead process, or one whose lease lapsed, is taken over by the next dispatcher of any process. A
+message whose outcome is unknown (a timeout after it left, a claim taken over) is sent again at
+most once. One failing destination never blocks the others. What the messages say is
+compose.py's and render.py's business.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
+import sqlite3
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import OperationalError
+
 from monitor.clock import Clock
-from monitor.collect.retry import backoff
+from monitor.collect.retry import next_attempt
 from monitor.config import Config
 from monitor.deliver import compose
 from monitor.deliver.channel import SendResult, send
+from monitor.deliver.claims import dead, process_id
 from monitor.deliver.destinations import redact, secret_environment
 from monitor.deliver.plan import Alerts, Destination
 from monitor.deliver.render import Message, render_notice
+from monitor.faults import crash_point, fail_point
 from storage import deliveries
 from storage.db import Database
 from storage.deliveries import DeliveryRow
 
 log = logging.getLogger("monitor.dispatch")
 
-# Fault injection for the crash tests: SIGKILL this process at a named point.
-CRASH_ENV = "MONITOR_CRASH_AT"
 RETRY_CAP = timedelta(hours=6)  # no delivery waits longer than this between attempts
+MAX_UNKNOWN = 2  # sends with an unknown outcome before a delivery is given up: one repeat
+RECORD_TRIES = 8  # writes of a "sent" before the claim is left to lapse (about 30 s of waits)
+CREDENTIALS_INCIDENT = "credentials"
 
 Sender = Callable[[str, Message, Mapping[str, str]], SendResult]
 
@@ -58,9 +66,8 @@ class DispatchReport:
         self.by_channel.update(other.by_channel)
 
 
-def _crash_point(name: str) -> None:
-    if os.environ.get(CRASH_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+def _incident(subscriber: str, destination: str) -> str:
+    return f"delivery-failed:{subscriber}:{destination}"
 
 
 class Dispatcher:
@@ -72,18 +79,12 @@ class Dispatcher:
         self.alerts = alerts
         self.now = now
         self.sender = sender
+        self.owner = process_id()
+        self.lease = timedelta(seconds=config.alerts.claim_lease)
         self._lock = asyncio.Lock()
 
     def environment(self) -> dict[str, str]:
         return secret_environment(self.config)
-
-    def recover(self) -> int:
-        """At start-up: deliveries a crash left 'sending' are sent again (at most once more)."""
-        with self.db.write() as conn:
-            released = deliveries.release_claims(conn)
-        if released:
-            log.warning("resending deliveries interrupted by a crash", extra={"count": released})
-        return released
 
     async def wait_idle(self) -> None:
         async with self._lock:
@@ -97,11 +98,16 @@ class Dispatcher:
             report = DispatchReport()
             if not claimed:
                 return report
-            _crash_point("after_claim")
+            crash_point("after_claim")
+            try:
+                env = await asyncio.to_thread(self.environment)
+            except (OSError, ValueError) as exc:
+                # e.g. the credentials file missing during a redeploy: retry, tell the operator.
+                return await asyncio.to_thread(self._cannot_send, claimed, str(exc), now)
+            await asyncio.to_thread(self._close, CREDENTIALS_INCIDENT, "Alerts can be sent again")
             groups: dict[tuple[str, str], list[DeliveryRow]] = {}
             for row in claimed:
                 groups.setdefault((row.subscriber, row.destination), []).append(row)
-            env = await asyncio.to_thread(self.environment)
             results = await asyncio.gather(
                 *(self._deliver(sub, dest, rows, env, now) for (sub, dest), rows in groups.items())
             )
@@ -111,7 +117,32 @@ class Dispatcher:
 
     def _claim(self, now: datetime) -> list[DeliveryRow]:
         with self.db.write() as conn:
-            return deliveries.claim_due(conn, now)
+            gone = dead(deliveries.claim_owners(conn) - {self.owner})
+            rows = deliveries.claim_due(conn, now, self.owner, self.lease, dead_owners=gone)
+        taken = [r.id for r in rows if r.unknown and r.claimed_at is not None]
+        if gone or taken:
+            log.warning(
+                "taking over deliveries a stopped process had claimed",
+                extra={"owners": sorted(gone), "count": len(taken)},
+            )
+        return rows
+
+    def _cannot_send(self, rows: list[DeliveryRow], error: str, now: datetime) -> DispatchReport:
+        """No message can go out at all: every claimed row waits for a retry."""
+        report = DispatchReport(errors=[error])
+        for key in {(r.subscriber, r.destination) for r in rows}:
+            batch = [r for r in rows if (r.subscriber, r.destination) == key]
+            final = self._record_failure(batch, error, now, SendResult(False, error, False))
+            report.failed += len(batch) if final else 0
+            report.retrying += 0 if final else len(batch)
+            report.by_channel[(batch[0].channel, "failed" if final else "retry")] += len(batch)
+        log.error("alerts cannot be sent", extra={"error": error, "deliveries": len(rows)})
+        self._open(
+            CREDENTIALS_INCIDENT,
+            "Alerts cannot be sent",
+            f"{len(rows)} deliveries wait for a retry: {error}",
+        )
+        return report
 
     def _destination(self, subscriber: str, key: str) -> Destination | None:
         return next((d for d in self.alerts.destinations.get(subscriber, []) if d.key == key), None)
@@ -130,9 +161,8 @@ class Dispatcher:
         dest = self._destination(subscriber, destination)
         if sub is None or dest is None:
             # The subscriber or URL was removed from feeds.yaml: nothing to send it to.
-            await asyncio.to_thread(
-                self._record_failure, rows, "destination no longer configured", now, True
-            )
+            gone = SendResult(False, "destination no longer configured", True)
+            await asyncio.to_thread(self._record_failure, rows, gone.error or "", now, gone)
             report.failed += len(rows)
             report.by_channel[(rows[0].channel, "failed")] += len(rows)
             return report
@@ -145,16 +175,27 @@ class Dispatcher:
         ]
         if len(live) < len(rows):
             batches.append(([r for r in rows if r.mode == "backfill"], "backfill"))
-        for number, (batch, mode) in enumerate(batches):
+        for number, (claimed, mode) in enumerate(batches):
+            batch = await asyncio.to_thread(self._still_ours, claimed, now)
+            if not batch:
+                continue  # another process took the lapsed claims and sends them
+            if any(r.unknown >= MAX_UNKNOWN for r in batch):
+                await self._give_up_unknown(report, subscriber, dest, batch, now)
+                continue
             message = compose.message(self.config, batch, found, sub.zone, mode)
             result = await asyncio.to_thread(self.sender, dest.url, message, env)
             ids = [r.id for r in batch]
             if result.ok:
-                _crash_point("after_send")
+                crash_point("after_send")
                 await asyncio.to_thread(self._record_sent, ids, message.message_id)
                 report.sent += len(ids)
                 report.messages += 1
                 report.by_channel[(dest.channel, "sent")] += len(ids)
+                await asyncio.to_thread(
+                    self._close,
+                    _incident(subscriber, destination),
+                    f"Alerts to subscriber {subscriber} work again",
+                )
                 continue
             final = await self._failed(report, subscriber, dest, batch, result, now)
             log.warning(
@@ -169,6 +210,27 @@ class Dispatcher:
             break
         return report
 
+    def _still_ours(self, rows: list[DeliveryRow], now: datetime) -> list[DeliveryRow]:
+        """Renew this process's claims before a send; drop rows another process took over."""
+        with self.db.write() as conn:
+            held = deliveries.renew(conn, [r.id for r in rows], self.owner, now + self.lease)
+        return [r for r in rows if r.id in held]
+
+    async def _give_up_unknown(
+        self,
+        report: DispatchReport,
+        subscriber: str,
+        dest: Destination,
+        batch: list[DeliveryRow],
+        now: datetime,
+    ) -> None:
+        error = (
+            f"outcome unknown {MAX_UNKNOWN} times (a timeout after sending, or a process that "
+            "stopped mid-send): the provider may have it, so it is not sent again"
+        )
+        result = SendResult(False, error, True)
+        await self._failed(report, subscriber, dest, batch, result, now)
+
     async def _failed(
         self,
         report: DispatchReport,
@@ -179,7 +241,7 @@ class Dispatcher:
         now: datetime,
     ) -> bool:
         error = result.error or "send failed"
-        final = await asyncio.to_thread(self._record_failure, batch, error, now, result.permanent)
+        final = await asyncio.to_thread(self._record_failure, batch, error, now, result)
         report.errors.append(f"{subscriber} {redact(dest.url)}: {error}")
         if final:
             report.failed += len(batch)
@@ -189,38 +251,72 @@ class Dispatcher:
         return final
 
     def _record_sent(self, ids: list[int], message_id: str) -> None:
-        with self.db.write() as conn:
-            deliveries.mark_sent(conn, ids, self.now(), message_id)
+        """The message went out: record it, retrying the write (never the send) while the
+        database refuses it. If it never succeeds, the claim lapses and the message is
+        repeated once, with the same Message-ID."""
+        for attempt in range(RECORD_TRIES):
+            try:
+                fail_point("record_sent")
+                with self.db.write() as conn:
+                    deliveries.mark_sent(conn, ids, self.now(), message_id)
+                return
+            except (OperationalError, sqlite3.OperationalError) as exc:
+                log.warning(
+                    "recording a sent delivery failed; retrying the write",
+                    extra={"ids": ids[:10], "attempt": attempt + 1, "error": str(exc)},
+                )
+                time.sleep(min(0.2 * 2**attempt, 10.0))
+        log.error("a sent delivery could not be recorded; it will be repeated once",
+                  extra={"ids": ids[:10]})  # fmt: skip
 
     def _release(self, rows: list[DeliveryRow]) -> None:
         with self.db.write() as conn:
             deliveries.release_ids(conn, [r.id for r in rows])
 
     def _record_failure(
-        self, rows: list[DeliveryRow], error: str, now: datetime, permanent: bool
+        self, rows: list[DeliveryRow], error: str, now: datetime, result: SendResult
     ) -> bool:
-        """Schedule a retry with exponential backoff, or fail for good after max_attempts."""
+        """Schedule a retry with exponential backoff (or the provider's asked wait), or fail
+        for good: permanent errors, max_attempts reached, a second unknown outcome."""
         settings = self.config.alerts
         attempts = max(r.attempts for r in rows) + 1
-        final = permanent or attempts >= settings.max_attempts
-        delay = backoff(timedelta(seconds=settings.retry_delay), attempts, RETRY_CAP)
+        unknown = max(r.unknown for r in rows) + int(result.unknown)
+        final = result.permanent or attempts >= settings.max_attempts or unknown >= MAX_UNKNOWN
+        asked = timedelta(seconds=result.retry_after) if result.retry_after else None
+        delay = next_attempt(timedelta(seconds=settings.retry_delay), attempts, RETRY_CAP, asked)
+        if result.unknown and not final:
+            error += " (the provider may have it: sent once more, with the same Message-ID)"
         with self.db.write() as conn:
             deliveries.mark_failed(
                 conn,
                 [r.id for r in rows],
                 error=error,
-                next_attempt_at=None if final else now + delay,
+                next_attempt_at=None if final else now + min(delay, RETRY_CAP),
                 final=final,
+                unknown=result.unknown,
             )
-            tell = final and deliveries.notice_once(
-                conn, f"delivery-failed:{rows[0].subscriber}:{rows[0].destination}", now
-            )
-        if tell:
-            self.tell_operator(
+        if final:
+            self._open(
+                _incident(rows[0].subscriber, rows[0].destination),
                 f"Alerts to subscriber {rows[0].subscriber} failed",
                 f"{len(rows)} deliveries gave up after {attempts} attempt(s): {error}",
             )
         return final
+
+    def _open(self, key: str, title: str, body: str) -> None:
+        """Tell the operator once that an incident started (a restart does not repeat it)."""
+        with self.db.write() as conn:
+            started = deliveries.open_incident(conn, key, self.now())
+        if started:
+            self.tell_operator(title, body)
+
+    def _close(self, key: str, title: str) -> None:
+        """Tell the operator once that an incident ended, so the next one is told again."""
+        with self.db.write() as conn:
+            opened = deliveries.close_incident(conn, key)
+        if opened is not None:
+            self.tell_operator(title, f"Working again since {self.now():%Y-%m-%d %H:%M UTC}; "
+                               f"the problem began {opened:%Y-%m-%d %H:%M UTC}.")  # fmt: skip
 
     def tell_operator(self, title: str, body: str) -> bool:
         """Send a notice to every alerts.operator URL (blocking). True when at least one took it,

@@ -99,7 +99,7 @@ class Alerts:
         new: Sequence[tuple[int, Article]],
         now: datetime,
         *,
-        baseline: bool,
+        baseline: datetime | None,
         ingest_mode: IngestMode = "live",
     ) -> int:
         """Write the deliveries of newly stored articles; returns how many rows were written."""
@@ -139,10 +139,14 @@ class Alerts:
         article: Article,
         now: datetime,
         max_age: timedelta,
-        baseline: bool,
+        baseline: datetime | None,
         ingest_mode: IngestMode,
     ) -> None:
-        if baseline:
+        # The first collection records what the source already held; news since it was
+        # added (by its own date) alerts as usual, even if that collection is a retry.
+        if baseline is not None and (
+            not article.published_from_source or article.published_at < baseline
+        ):
             row.update(state="suppressed", reason="baseline: first collection of this source")
         elif ingest_mode == "backfill":
             row.update(state="suppressed", reason="backfill")

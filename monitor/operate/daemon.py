@@ -87,7 +87,6 @@ class Daemon:
             loop.add_signal_handler(sig, self.request_stop)
         async with open_app(self.config, self.db, now=self.now, spiders=True) as app:
             self.app = app
-            await asyncio.to_thread(app.dispatcher.recover)
             self.reporter = HealthReporter(
                 self.config, self.db, app.dispatcher.tell_operator, now=self.now
             )

@@ -6,6 +6,8 @@ The clock is controlled; delivery is real (aiosmtpd, a Bot-API server on loopbac
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import textwrap
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,7 @@ import yaml
 from monitor.app import App, build
 from monitor.article import Article
 from monitor.config import Config, load_config
+from monitor.deliver.claims import process_id, start_time
 from monitor.deliver.dispatch import Dispatcher
 from monitor.flow import ingest
 from storage import deliveries
@@ -147,7 +150,7 @@ def test_email_and_telegram_each_get_one(
 
 def test_first_collection_is_a_baseline(tmp_path: Path, smtp_server: SmtpServer) -> None:
     _, db, app, d, _ = setup(tmp_path, [subscriber(smtp_server)])
-    ingest(app, "dd", [art(1, "India-Japan semiconductor pact")], NOW, baseline=True)
+    ingest(app, "dd", [art(1, "India-Japan semiconductor pact")], NOW, baseline=NOW)
     assert dispatch(d).messages == 0
     ingest(app, "dd", [art(2, "India-Japan semiconductor plant")], NOW)
     assert dispatch(d).messages == 1
@@ -261,15 +264,33 @@ def test_permanently_failing_channel_does_not_block_others(
     assert len(failed) == 2 and "chat not found" in (failed[0].last_error or "")
 
 
-def test_claimed_rows_are_released_after_a_crash(tmp_path: Path, smtp_server: SmtpServer) -> None:
+def test_a_dead_processs_claims_are_taken_over_and_sent_once(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
     _, db, app, d, clock = setup(tmp_path, [subscriber(smtp_server)])
     ingest(app, "dd", [art(1, "India-Japan semiconductor pact")], NOW)
-    with db.write() as conn:
-        assert len(deliveries.claim_due(conn, clock.now)) == 1  # a crash right after this
-    assert dispatch(d).messages == 0  # still claimed
-    assert d.recover() == 1
-    assert dispatch(d).messages == 1
+    gone = f"{socket.gethostname()}:{2**22 + 7}:1"  # a pid no process has
+    with db.write() as conn:  # a process claims the row, then dies before sending
+        assert len(deliveries.claim_due(conn, clock.now, gone, timedelta(hours=1))) == 1
+    assert dispatch(d).messages == 1  # its claim is taken over at once, lease or not
     assert smtp_server.wait_for(1)
+    with db.read() as conn:
+        [row] = deliveries.delivery_log(conn)
+    assert (row.state, row.unknown, row.claimed_by) == ("sent", 1, None)
+
+
+def test_a_live_processs_claims_wait_for_their_lease(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    _, db, app, d, clock = setup(tmp_path, [subscriber(smtp_server)])
+    ingest(app, "dd", [art(1, "India-Japan semiconductor pact")], NOW)
+    alive = process_id().rsplit(":", 2)[0] + f":{os.getppid()}:{start_time(os.getppid())}"
+    with db.write() as conn:  # another process (our parent: alive) holds the claim
+        assert len(deliveries.claim_due(conn, clock.now, alive, timedelta(minutes=5))) == 1
+    assert dispatch(d).messages == 0  # not ours: no double send while it may be sending
+    clock.now += timedelta(minutes=6)  # its lease lapsed: it stopped renewing
+    assert dispatch(d).messages == 1
+    assert smtp_server.wait_for(1) and len(smtp_server.messages) == 1
 
 
 @pytest.mark.parametrize("config_text", [textwrap.dedent(BASE)])

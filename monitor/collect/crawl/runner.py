@@ -19,12 +19,13 @@ from monitor.article import Article
 from monitor.clock import Clock
 from monitor.collect.canonical import url_hash
 from monitor.collect.crawl.items import SINK
+from monitor.collect.crawl.middleware import install_guard
 from monitor.collect.crawl.settings import scrapy_settings
 from monitor.config import Config, SourceConfig
 from monitor.reports import CrawlReport, Outcome
 from monitor.runtime import install_reactor
 from storage import articles as store
-from storage import crawls
+from storage import crawls, sources
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("monitor.crawl")
 
 # flow.ingest for one source: (articles, now, baseline) → what happened to them.
-Ingest = Callable[[list[Article], datetime, bool], Outcome]
+Ingest = Callable[[list[Article], datetime, datetime | None], Outcome]
 
 
 class CrawlRunner:
@@ -52,6 +53,7 @@ class CrawlRunner:
         install_reactor()
         from scrapy.crawler import AsyncCrawlerRunner
 
+        install_guard(config.fetch.allow_private_networks)
         self.config = config
         self.db = db
         self.rules_hash = rules_hash
@@ -75,7 +77,9 @@ class CrawlRunner:
         started = self.now()
         clock = time.monotonic()
         with self.db.read() as conn:
-            baseline = article_urls is None and not crawls.has_crawled(conn, source.id)
+            first = article_urls is None and not crawls.has_crawled(conn, source.id)
+            # A source's first crawl records what it holds: like a first poll, a baseline.
+            baseline = sources.added_at(conn, source.id, started) if first else None
         outcome = Outcome()
         one_at_a_time = asyncio.Lock()
 
