@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 IngestMode = Literal["live", "backfill"]  # backfilled articles never alert immediately
-FeedOutcome = Literal["ok", "not_modified", "error", "backoff"]
+FeedOutcome = Literal["ok", "not_modified", "error", "backoff", "suspended"]
 DeliveryState = Literal["pending", "sending", "sent", "failed", "suppressed"]
 DeliveryMode = Literal["immediate", "digest", "backfill"]
 JobKind = Literal["poll", "crawl"]

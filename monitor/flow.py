@@ -42,6 +42,8 @@ async def refresh_feed(
     """One feed: fetch → parse → ingest; a failure is recorded and backs the feed off."""
     started, clock = app.now(), time.monotonic()
     feed = await asyncio.to_thread(_feed_state, app, url)
+    if feed.suspended_reason is not None:  # until the operator resumes it, even for `poll`
+        return FeedReport(url, "suspended", error=f"suspended: {feed.suspended_reason}")
     if not force and feed.next_fetch_at is not None and feed.next_fetch_at > started:
         return FeedReport(url, "backoff", error=f"backing off until {feed.next_fetch_at:%H:%M}Z")
     try:
@@ -60,6 +62,7 @@ async def refresh_feed(
             MAX_BACKOFF, getattr(exc, "retry_after", None),
         )  # fmt: skip
         await asyncio.to_thread(_feed_failed, app, url, report, started + retry_in, started)
+        await _suspend_if_dead(app, source, url, exc, feed.consecutive_failures + 1, started)
     except Exception as exc:  # a bug, a locked or full database: this feed's problem only
         log.exception("feed crashed", extra={"source": source.id, "feed": url})
         report = FeedReport(url, "error", error=f"{type(exc).__name__}: {exc}", error_kind="crash")
@@ -110,7 +113,7 @@ def ingest(
     with app.db.read() as conn:
         known = store.known_keys(conn, source_id, list(batch.keyed), app.judge.rules_hash)
     app.judge.sort(batch, known)  # relevance, sectors, fingerprint — only for unknown keys
-    with app.db.write() as conn:
+    with app.db.write(durable=bool(batch.relevant)) as conn:
         # dedup 2: guid and fingerprint constraints; only the rows really inserted come back.
         new = store.insert_articles(conn, list(batch.relevant.values()), mode)
         # the outbox rows commit together with the articles, or not at all.
@@ -223,8 +226,46 @@ def _record_source(app: App, source_id: str, error: str | None) -> None:
         state.record_source_poll(conn, source_id, now=app.now(), error=error)
 
 
+async def _suspend_if_dead(
+    app: App,
+    source: SourceConfig,
+    url: str,
+    exc: FetchError | FeedParseError,
+    failures: int,
+    now: datetime,
+) -> None:
+    """A feed that is gone (410), or fails the configured number of polls in a row, is not
+    fetched again until the operator resumes it; the operator is told once."""
+    limit = app.config.fetch.suspend_after_failures
+    status = getattr(exc, "status", None)
+    if status == 410:
+        reason = "HTTP 410 Gone: the outlet removed the feed"
+    elif limit and failures >= limit:
+        reason = f"{failures} failed polls in a row; last: {exc}"
+    else:
+        return
+
+    def suspend() -> None:
+        with app.db.write() as conn:
+            state.suspend_feed(conn, url, now, reason)
+
+    await asyncio.to_thread(suspend)
+    log.warning("feed suspended", extra={"source": source.id, "feed": url, "reason": reason})
+    await asyncio.to_thread(
+        app.dispatcher.tell_operator,
+        f"Feed of {source.name} suspended",
+        f"{url} is no longer fetched: {reason}.\nFix or remove it in feeds.yaml, then run "
+        f"`monitor feeds resume --source {source.id}`.",
+    )
+
+
 def _feed_succeeded(app: App, url: str, fetched: FetchResult, now: datetime) -> None:
     with app.db.write() as conn:
+        if state.record_moved(conn, url, fetched.moved_to):
+            log.warning(
+                "feed moved permanently; update feeds.yaml",
+                extra={"feed": url, "moved_to": fetched.moved_to},
+            )
         state.record_feed_success(
             conn, url, now=now, http_status=fetched.status, not_modified=fetched.not_modified,
             etag=fetched.etag, last_modified=fetched.last_modified,

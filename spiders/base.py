@@ -8,6 +8,7 @@ article URLs (enrichment of short feed entries), or a history walk (spiders/hist
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.article import Article
+from monitor.collect import shape
 from monitor.collect.canonical import canonical_url
 from monitor.collect.extract import Extracted, extract_article
 from monitor.config import SourceConfig
@@ -39,6 +41,7 @@ class CrawlHealth:
     article_failures: int = 0  # article requests that failed
     skipped: int = 0  # article links not requested because skip_urls / exclude_urls said so
     empty_listings: list[str] = field(default_factory=list)  # listing pages without article links
+    refused: list[str] = field(default_factory=list)  # pages too deep, too big or too slow to read
 
 
 _PAGED_PATH = re.compile(r"/page/\d+/?$")
@@ -87,6 +90,7 @@ class OutletSpider(scrapy.Spider):
         max_pages: int = 1,
         article_urls: list[str] | None = None,
         walk: Walk | None = None,
+        extract_budget: float = 20.0,
         **kwargs: Any,
     ) -> None:
         if source.id != self.name:
@@ -100,6 +104,7 @@ class OutletSpider(scrapy.Spider):
         self.now = now
         self.skip_urls = skip_urls
         self.max_pages = max(1, max_pages)
+        self.extract_budget = extract_budget  # seconds one article page may take to read
         # Enrichment: fetch exactly these article pages (feed entries), no listing pages.
         self.article_urls = article_urls
         # History walk (backfill): spiders/history.py drives the requests page by page.
@@ -308,12 +313,29 @@ class OutletSpider(scrapy.Spider):
                 meta={"page_no": page_no + 1},
             )
 
-    def parse_article(self, response: Response) -> Iterator[Any]:
-        article = self._article(response)
+    async def parse_article(self, response: Response) -> AsyncIterator[Any]:
+        article = await self._read(response)
         if self.history is not None and "walk_page" in meta_of(response):
-            yield from self.history.article(response, article)
+            for step in self.history.article(response, article):
+                yield step
         elif article is not None:
             yield article
+
+    async def _read(self, response: Response) -> Article | None:
+        """The article of a page, read in a worker thread within the time budget: a hostile
+        page can cost a thread some CPU, never the event loop (feed polls, the watchdog)."""
+        if not isinstance(response, TextResponse):
+            return None
+        why = shape.problem(response.body)
+        if why is None:
+            try:
+                reading = asyncio.to_thread(self._article, response)
+                return await asyncio.wait_for(reading, self.extract_budget)
+            except TimeoutError:
+                why = f"took more than {self.extract_budget:g} s to read"
+        self.health.refused.append(response.url)
+        self.logger.warning("page refused: %s (%s)", response.url, why)
+        return None
 
     def _article(self, response: Response) -> Article | None:
         if not isinstance(response, TextResponse):

@@ -11,11 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, text
-from sqlalchemy.exc import OperationalError
 
 from monitor.article import Article
 from monitor.collect.canonical import url_hash
+from monitor.judge.rules import Query
 from storage.db import insert_for as _insert
+from storage.fulltext import SearchError, fts5
 from storage.models import article_table, article_tag_table, seen_table
 
 _BATCH = 400  # rows per INSERT: well under SQLite's bound-parameter limit
@@ -27,6 +28,7 @@ class Known:
 
     stored: dict[str, tuple[int, int]] = field(default_factory=dict)  # key → (id, text length)
     duplicate: set[str] = field(default_factory=set)  # same story as a stored one, other key
+    refused: set[str] = field(default_factory=set)  # pages refused as pathological: never fetched
     irrelevant: dict[str, bool] = field(default_factory=dict)  # key → judged on full text
     published: dict[str, datetime] = field(default_factory=dict)  # stored key → its date
 
@@ -49,11 +51,13 @@ def known_keys(conn: Connection, source_id: str, keys: Sequence[str], rules_hash
             select(seen.c.key, seen.c.verdict, seen.c.full_text).where(
                 seen.c.source_id == source_id,
                 seen.c.key.in_(chunk),
-                or_(seen.c.verdict == "duplicate", seen.c.rules_hash == rules_hash),
+                or_(seen.c.verdict.in_(("duplicate", "refused")), seen.c.rules_hash == rules_hash),
             )
         ):
             if verdict == "duplicate":
                 known.duplicate.add(key)
+            elif verdict == "refused":
+                known.refused.add(key)
             else:
                 known.irrelevant[key] = bool(full)
     return known
@@ -65,7 +69,7 @@ def settled(
     """The keys whose pages need no fetch: stored with text, or judged on their full text (as
     duplicate or irrelevant). Values: the publication date of those stored as articles."""
     known = known_keys(conn, source_id, keys, rules_hash)
-    out: dict[str, datetime | None] = {k: None for k in known.duplicate}
+    out: dict[str, datetime | None] = {k: None for k in known.duplicate | known.refused}
     out.update({k: None for k, full in known.irrelevant.items() if full})
     out.update({k: known.published[k] for k, (_, length) in known.stored.items() if length > 0})
     return out
@@ -226,10 +230,11 @@ def list_articles(
     sources: Sequence[str] = (),
     sector: str | None = None,
     since: datetime | None = None,
-    search: str | None = None,
+    search: Query | None = None,
     limit: int = 50,
 ) -> list[StoredArticle]:
-    """Newest first, filtered; `search` is an FTS5 query on SQLite (title, summary, text)."""
+    """Newest first, filtered; `search` is a query in the rule language, answered by the
+    database's full-text index over title, summary and text (SearchError if it cannot be)."""
     table = article_table
     query = select(table).order_by(table.c.published_at.desc(), table.c.id.desc()).limit(limit)
     if sources:
@@ -245,14 +250,7 @@ def list_articles(
         )
     if search:
         query = query.where(table.c.id.in_(_search_ids(conn, search)))
-    try:
-        rows = conn.execute(query).mappings().all()
-    except OperationalError as exc:
-        if search and "fts5" in str(exc).lower():
-            raise SearchError(
-                f"not a valid full-text query: {search!r} (quote phrases, e.g. '\"rare earth\"')"
-            ) from None
-        raise
+    rows = conn.execute(query).mappings().all()
     matched = _tags_for(conn, [r["id"] for r in rows])
     return [
         StoredArticle(
@@ -273,14 +271,11 @@ def list_articles(
     ]
 
 
-class SearchError(ValueError):
-    """The search query is not valid FTS syntax."""
-
-
-def _search_ids(conn: Connection, query: str) -> Any:
+def _search_ids(conn: Connection, query: Query) -> Any:
     if conn.dialect.name != "sqlite":
         raise SearchError("full-text search is only available on SQLite for now")
-    return text("SELECT rowid FROM article_fts WHERE article_fts MATCH :q").bindparams(q=query)
+    match = fts5(query)
+    return text("SELECT rowid FROM article_fts WHERE article_fts MATCH :q").bindparams(q=match)
 
 
 def _tags_for(conn: Connection, ids: list[int]) -> dict[int, dict[str, list[str]]]:

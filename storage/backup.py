@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from storage.db import Database
+from storage.schema_guard import MASTER, foreign_objects
 
 _PROBLEM_LINES = 5  # integrity_check lines kept in an error message
 
@@ -108,6 +109,13 @@ def restore_check(path: Path) -> str:
         return f"not a monitor database: {exc}"
     if row is None:
         return "not a monitor database: no schema_version in table meta"
+    try:
+        with contextlib.closing(_open_ro(path)) as conn:
+            foreign = foreign_objects(conn.execute(MASTER).fetchall())
+    except sqlite3.Error as exc:
+        return f"not a monitor database: {exc}"
+    if foreign:
+        return "schema objects the monitor did not create: " + ", ".join(foreign[:10])
     return "ok"
 
 

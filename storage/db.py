@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlmodel import SQLModel
 
 from storage import models
@@ -52,13 +54,37 @@ def default_db_path() -> Path:
     return Path(data_home) / APP_DIR / DB_FILE
 
 
+class DatabaseProblem(RuntimeError):
+    """The database cannot be used: a bad URL, a missing driver, a file that is not a monitor
+    database. str() says why, for the user."""
+
+
+_SCHEME_ONLY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!//)")
+
+
 def resolve_db_url(value: str | None) -> str:
     """A SQLAlchemy URL as given, or a file path turned into an absolute sqlite:/// URL."""
     if not value:
         value = str(default_db_path())
     if "://" in value:
         return value
+    if _SCHEME_ONLY.match(value) and not re.match(r"^[A-Za-z]:[\\/]", value):
+        # "sqlite:/srv/x.db" would otherwise become a file of that name in the current directory.
+        raise DatabaseProblem(
+            f"{value!r} is not a database URL: write sqlite:////abs/path.db (four slashes for "
+            "an absolute path), postgresql://user@host/db, or a plain file path"
+        )
     return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a file-backed SQLite URL, else None."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database)
 
 
 class DaemonRunning(RuntimeError):
@@ -70,22 +96,50 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        parsed = make_url(url)
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise DatabaseProblem(f"not a database URL: {exc}") from None
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            path = sqlite_path(url)
+            if path is not None:
+                if path.is_dir():
+                    raise DatabaseProblem(f"{path} is a directory, not a database file")
+                path.parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
-        self.engine: Engine = create_engine(url, **kwargs)
+        try:
+            self.engine: Engine = create_engine(url, **kwargs)
+        except ModuleNotFoundError as exc:
+            raise DatabaseProblem(_missing_driver(parsed.get_backend_name(), exc)) from None
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise DatabaseProblem(f"cannot use {parsed.drivername}: {exc}") from None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
 
-    def create_schema(self) -> None:
-        """Create missing tables (idempotent): safe on every start."""
+    def create_schema(self, *, check: bool = True) -> None:
+        """Create missing tables (idempotent): safe on every start. On SQLite, first refuse a
+        file holding triggers, views or tables the monitor did not create (SchemaError)."""
+        try:
+            self._create_schema(check)
+        except DatabaseError as exc:
+            where = sqlite_path(self.url) or make_url(self.url).render_as_string()
+            cause = str(exc.orig) if exc.orig is not None else str(exc)
+            raise DatabaseProblem(
+                f"{where}: cannot be opened as the monitor's database: {cause}"
+            ) from None
+
+    def _create_schema(self, check: bool) -> None:
+        if check and self.is_sqlite:
+            from storage.schema_guard import MASTER
+            from storage.schema_guard import check as check_schema
+
+            with self.engine.connect() as conn:
+                check_schema(conn.exec_driver_sql(MASTER).fetchall())
         SQLModel.metadata.create_all(self.engine, tables=_tables())
         with self.write() as conn:
             _add_missing_columns(conn)
@@ -102,12 +156,25 @@ class Database:
                 )
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
+    def write(self, *, durable: bool = False) -> Iterator[Connection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success.
+
+        durable: on SQLite the commit is synced to disk (synchronous=FULL) before this returns.
+        WAL's usual NORMAL may lose the last commits on power loss; for the outbox (a new
+        article with its deliveries, a claim, a "sent" mark) that would mean an alert repeated,
+        so those writes pay the ~1 ms sync (bench/durability_bench.py) and the rest do not.
+        """
         with self.engine.connect() as conn:
             conn.execution_options(monitor_write=True)
-            with conn.begin():
-                yield conn
+            raw: Any = conn.connection.driver_connection if durable and self.is_sqlite else None
+            if raw is not None:
+                raw.execute("PRAGMA synchronous=FULL")  # only allowed outside a transaction
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                if raw is not None:
+                    raw.execute("PRAGMA synchronous=NORMAL")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -168,6 +235,15 @@ def _add_missing_columns(conn: Connection) -> None:
             conn.exec_driver_sql(
                 f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}'
             )
+
+
+def _missing_driver(backend: str, exc: ModuleNotFoundError) -> str:
+    if backend == "postgresql":
+        return (
+            "PostgreSQL needs its driver: pip install 'india-japan-monitor[postgres]' "
+            f"(psycopg 3; {exc})"
+        )
+    return f"no driver for {backend}: {exc}"
 
 
 def _tables() -> list[Table]:

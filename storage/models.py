@@ -87,6 +87,9 @@ class Feed(SQLModel, table=True):
     last_success_at: datetime | None = _ts()
     consecutive_failures: int = 0
     next_fetch_at: datetime | None = _ts()
+    moved_to: str | None = None  # where a permanent redirect (301/308) now leads
+    suspended_at: datetime | None = _ts()  # not fetched (HTTP 410, or too many failures)...
+    suspended_reason: str | None = None  # ... until `monitor feeds resume`
 
 
 class ArticleRow(SQLModel, table=True):

@@ -23,6 +23,8 @@ class FeedState:
     last_modified: str | None
     consecutive_failures: int
     next_fetch_at: datetime | None
+    moved_to: str | None = None
+    suspended_reason: str | None = None
 
 
 def sync_sources(
@@ -46,8 +48,46 @@ def feed_state(conn: Connection, url: str) -> FeedState:
     if row is None:
         return FeedState(url, None, None, 0, None)
     return FeedState(
-        url, row["etag"], row["last_modified"], row["consecutive_failures"], row["next_fetch_at"]
+        url, row["etag"], row["last_modified"], row["consecutive_failures"],
+        row["next_fetch_at"], row["moved_to"],
+        row["suspended_reason"] if row["suspended_at"] is not None else None,
+    )  # fmt: skip
+
+
+def record_moved(conn: Connection, url: str, moved_to: str | None) -> bool:
+    """Remember where a permanent redirect leads; True when that is news."""
+    table = feed_table
+    old = conn.execute(select(table.c.moved_to).where(table.c.url == url)).scalar()
+    if old == moved_to:
+        return False
+    conn.execute(update(table).where(table.c.url == url).values(moved_to=moved_to))
+    return moved_to is not None
+
+
+def suspend_feed(conn: Connection, url: str, now: datetime, reason: str) -> None:
+    table = feed_table
+    conn.execute(
+        update(table).where(table.c.url == url).values(suspended_at=now, suspended_reason=reason)
     )
+
+
+def resume_feeds(conn: Connection, urls: Iterable[str]) -> list[str]:
+    """Fetch these feeds again; returns the ones that were suspended."""
+    table = feed_table
+    wanted = list(urls)
+    held = [
+        u
+        for (u,) in conn.execute(
+            select(table.c.url).where(table.c.url.in_(wanted), table.c.suspended_at.is_not(None))
+        )
+    ]
+    conn.execute(
+        update(table)
+        .where(table.c.url.in_(held))
+        .values(suspended_at=None, suspended_reason=None, consecutive_failures=0,
+                next_fetch_at=None)
+    )  # fmt: skip
+    return held
 
 
 def record_feed_success(
@@ -141,6 +181,8 @@ class FeedStatus:
     consecutive_failures: int
     last_success_at: datetime | None
     next_fetch_at: datetime | None
+    moved_to: str | None = None
+    suspended_reason: str | None = None
 
 
 @dataclass
@@ -179,6 +221,8 @@ def source_status(conn: Connection) -> dict[str, SourceStatus]:
                     consecutive_failures=r["consecutive_failures"],
                     last_success_at=r["last_success_at"],
                     next_fetch_at=r["next_fetch_at"],
+                    moved_to=r["moved_to"],
+                    suspended_reason=r["suspended_reason"] if r["suspended_at"] else None,
                 )
             )
     return sources

@@ -14,11 +14,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli.output import every, stdout
-from monitor.cli.root import EXIT_CONFIG, Context, alerts, cli
+from monitor.cli.root import EXIT_CONFIG, Context, alerts, cli, select_sources
 from monitor.operate.health import collection_state
 from monitor.operate.preflight import preflight
 from storage import backup as backup_store
-from storage.db import Database, resolve_db_url
+from storage.db import Database, DatabaseProblem, resolve_db_url
 
 
 @cli.command("check-config")
@@ -136,7 +136,11 @@ def backup(obj: Context, dest: Path, check: bool) -> None:
         problem = backup_store.restore_check(dest)
         click.echo(f"{dest}: {problem}")
         sys.exit(0 if problem == "ok" else 1)
-    db = Database(resolve_db_url(obj.db_url))
+    try:
+        db = Database(resolve_db_url(obj.db_url))
+    except DatabaseProblem as exc:
+        click.echo(f"database error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
     try:
         result = backup_store.backup(db, dest)
     except (FileExistsError, ValueError) as exc:
@@ -148,3 +152,28 @@ def backup(obj: Context, dest: Path, check: bool) -> None:
         f"backup written: {result.path} ({result.bytes} bytes, {result.articles} articles, "
         f"{result.seconds:.2f}s, integrity ok)"
     )
+
+
+@cli.group()
+def feeds() -> None:
+    """Feeds the monitor stopped fetching (gone, or failing too long): resume them."""
+
+
+@feeds.command("resume")
+@click.argument("urls", nargs=-1, metavar="[URL]...")
+@click.option("--source", "sources", multiple=True, metavar="ID", help="Every feed of these.")
+@click.pass_obj
+def feeds_resume(obj: Context, urls: tuple[str, ...], sources: tuple[str, ...]) -> None:
+    """Fetch suspended feeds again (all of them without URL or --source)."""
+    from storage import sources as state
+
+    loaded = obj.load()
+    chosen = select_sources(loaded.config, sources)
+    wanted = list(urls) or [u for s in chosen for u in s.feed_urls]
+    db = obj.database(create=False)
+    with db.write() as conn:
+        resumed = state.resume_feeds(conn, wanted)
+    for url in resumed:
+        click.echo(f"resumed {url}")
+    if not resumed:
+        click.echo("no suspended feed matched")

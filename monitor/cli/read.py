@@ -19,13 +19,17 @@ from monitor.operate.preview import rule_matches
 from monitor.operate.status import source_rows
 from storage import articles as store
 from storage import deliveries
+from storage.fulltext import SearchError
 
 
 @cli.command()
 @click.option("--source", "sources", multiple=True, metavar="ID", help="Only these sources.")
 @click.option("--sector", metavar="NAME", help="Only articles tagged with this sector.")
 @click.option("--since", metavar="DATE", help="Published at or after: 2026-11-01, 24h, 7d.")
-@click.option("--search", metavar="QUERY", help="Full-text query over title, summary and text.")
+@click.option(
+    "--search", metavar="QUERY",
+    help='Words in title, summary or text, as in rules: semicon* AND NOT "rare earth".',
+)  # fmt: skip
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.pass_obj
@@ -48,13 +52,17 @@ def articles(
             param_hint="--sector",
         )
     since_at = parse_since(since, utcnow()) if since else None
-    db = obj.database()
+    try:
+        query = parse_query(search) if search else None
+    except RuleSyntaxError as exc:
+        raise click.BadParameter(f"{exc} in {search!r}", param_hint="--search") from None
+    db = obj.database(create=False)
     try:
         with db.read() as conn:
             rows = store.list_articles(
-                conn, sources=sources, sector=sector, since=since_at, search=search, limit=limit
+                conn, sources=sources, sector=sector, since=since_at, search=query, limit=limit
             )
-    except store.SearchError as exc:
+    except SearchError as exc:
         raise click.BadParameter(str(exc), param_hint="--search") from None
     if as_json:
         print_json([r.to_json() for r in rows])
@@ -79,7 +87,7 @@ def articles(
 def status(obj: Context, as_json: bool) -> None:
     """Per source: state, last success, last error, failures, articles stored."""
     loaded = obj.load()
-    rows = source_rows(obj.database(), loaded.config, utcnow())
+    rows = source_rows(obj.database(create=False), loaded.config, utcnow())
     if as_json:
         print_json(rows)
         return
@@ -122,7 +130,7 @@ def alerts_log(
 ) -> None:
     """Deliveries, newest first, with attempts and the last error (secrets never shown)."""
     obj.load()
-    db = obj.database()
+    db = obj.database(create=False)
     with db.read() as conn:
         rows = deliveries.delivery_log(conn, subscriber=subscriber, state=status, limit=limit)
     out: list[dict[str, Any]] = [
@@ -187,7 +195,7 @@ def rules_try(obj: Context, query: str, since: str | None, limit: int, as_json: 
     except RuleSyntaxError as exc:
         raise click.BadParameter(f"{exc} in {query!r}", param_hint="QUERY") from None
     since_at = parse_since(since, utcnow()) if since else None
-    hits = rule_matches(obj.database(), parsed, since=since_at, limit=limit)
+    hits = rule_matches(obj.database(create=False), parsed, since=since_at, limit=limit)
     if as_json:
         print_json(
             [

@@ -15,7 +15,7 @@ import click
 from monitor import __version__
 from monitor.config import Config, ConfigError, LoadedConfig, SourceConfig, load_config
 from monitor.operate.logs import setup_logging
-from storage.db import Database, resolve_db_url
+from storage.db import Database, DatabaseProblem, resolve_db_url, sqlite_path
 
 EXIT_CONFIG = 2
 
@@ -33,9 +33,23 @@ class Context:
                 click.echo(f"config error: {problem}", err=True)
             sys.exit(EXIT_CONFIG)
 
-    def database(self) -> Database:
-        db = Database(resolve_db_url(self.db_url))
-        db.create_schema()
+    def database(self, *, create: bool = True) -> Database:
+        """The database, its schema checked (and created, or upgraded); every problem opening
+        it is a clear error, exit 2. create=False: commands that only read never make a new
+        file at a mistyped path."""
+        try:
+            url = resolve_db_url(self.db_url)
+            path = sqlite_path(url)
+            if not create and path is not None and not path.exists():
+                raise DatabaseProblem(
+                    f"no database at {path} (check --db / MONITOR_DB, or collect first with "
+                    "`monitor poll` or `monitor run`)"
+                )
+            db = Database(url)
+            db.create_schema()
+        except DatabaseProblem as exc:
+            click.echo(f"database error: {exc}", err=True)
+            sys.exit(EXIT_CONFIG)
         return db
 
 
@@ -59,7 +73,12 @@ def parse_since(value: str, now: datetime, param: str = "--since") -> datetime:
     m = _RELATIVE.match(value.strip().lower())
     if m:
         hours = {"h": 1, "d": 24, "w": 168}[m.group(2)] * int(m.group(1))
-        return now - timedelta(hours=hours)
+        try:
+            return now - timedelta(hours=hours)
+        except OverflowError:
+            raise click.BadParameter(
+                f"{value!r} reaches back before the year 1", param_hint=param
+            ) from None
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:

@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from monitor.article import Article
+from monitor.collect import shape
 from monitor.collect.canonical import canonical_url
 from monitor.collect.plaintext import html_to_text, one_line
 
@@ -48,6 +49,9 @@ def parse_feed(
     language: str | None = None,
 ) -> ParsedFeed:
     """Every usable entry of an RSS/Atom body as an Article."""
+    refused = shape.problem(body)
+    if refused:
+        raise FeedParseError(f"refused: {refused} (no feed looks like that)")
     headers = {"content-location": feed_url}
     if content_type:
         headers["content-type"] = content_type

@@ -81,6 +81,21 @@ def _line_for(path: tuple[str | int, ...], lines: dict[Any, int]) -> int:
     return lines.get(path, 1)
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: feeds.yaml needs neither, and an alias can blow a small
+    file up into gigabytes (or refer to itself) when it is built."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
+        if isinstance(event, yaml.AliasEvent):
+            raise _YamlProblem(line, (), f"aliases (*{event.anchor}) are not allowed")
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise _YamlProblem(line, (), f"anchors (&{anchor}) are not allowed")
+        return super().compose_node(parent, index)
+
+
 def load_config(path: str | Path) -> LoadedConfig:
     """Parse and validate feeds.yaml; raise ConfigError listing every problem with its line."""
     path = Path(path)
@@ -91,7 +106,9 @@ def load_config(path: str | Path) -> LoadedConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_NoAliasLoader)
+    except _YamlProblem as exc:
+        raise ConfigError([f"{path}:{exc.line}: {exc}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1

@@ -37,6 +37,9 @@ class FetchConfig(Strict):
     allow_private_networks: bool = False
     concurrency: int = Field(default=8, ge=1, le=256)
     per_host_concurrency: int = Field(default=2, ge=1, le=32)
+    # A feed failing this many polls in a row is suspended until `monitor feeds resume` (0: never;
+    # an HTTP 410 Gone suspends it at once).
+    suspend_after_failures: int = Field(default=0, ge=0, le=100_000)
 
 
 def _site_paths(paths: list[str], what: str) -> list[str]:
@@ -86,6 +89,9 @@ class CrawlSettings(Strict):
     per_domain_concurrency: int = Field(default=2, ge=1, le=2)
     max_page_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     timeout: Seconds = 900.0  # a crawl that takes longer is closed
+    # An article page that takes longer to read (parse and extract) is refused and not fetched
+    # again; the read runs off the event loop, so feed polls and the watchdog go on meanwhile.
+    extract_timeout: Seconds = 20.0
 
 
 class SourceConfig(Strict):

@@ -116,7 +116,7 @@ class Dispatcher:
             return report
 
     def _claim(self, now: datetime) -> list[DeliveryRow]:
-        with self.db.write() as conn:
+        with self.db.write(durable=True) as conn:
             gone = dead(deliveries.claim_owners(conn) - {self.owner})
             rows = deliveries.claim_due(conn, now, self.owner, self.lease, dead_owners=gone)
         taken = [r.id for r in rows if r.unknown and r.claimed_at is not None]
@@ -212,7 +212,7 @@ class Dispatcher:
 
     def _still_ours(self, rows: list[DeliveryRow], now: datetime) -> list[DeliveryRow]:
         """Renew this process's claims before a send; drop rows another process took over."""
-        with self.db.write() as conn:
+        with self.db.write(durable=True) as conn:
             held = deliveries.renew(conn, [r.id for r in rows], self.owner, now + self.lease)
         return [r for r in rows if r.id in held]
 
@@ -257,7 +257,7 @@ class Dispatcher:
         for attempt in range(RECORD_TRIES):
             try:
                 fail_point("record_sent")
-                with self.db.write() as conn:
+                with self.db.write(durable=True) as conn:
                     deliveries.mark_sent(conn, ids, self.now(), message_id)
                 return
             except (OperationalError, sqlite3.OperationalError) as exc:
@@ -270,7 +270,7 @@ class Dispatcher:
                   extra={"ids": ids[:10]})  # fmt: skip
 
     def _release(self, rows: list[DeliveryRow]) -> None:
-        with self.db.write() as conn:
+        with self.db.write(durable=True) as conn:
             deliveries.release_ids(conn, [r.id for r in rows])
 
     def _record_failure(
@@ -286,7 +286,7 @@ class Dispatcher:
         delay = next_attempt(timedelta(seconds=settings.retry_delay), attempts, RETRY_CAP, asked)
         if result.unknown and not final:
             error += " (the provider may have it: sent once more, with the same Message-ID)"
-        with self.db.write() as conn:
+        with self.db.write(durable=True) as conn:
             deliveries.mark_failed(
                 conn,
                 [r.id for r in rows],
@@ -305,14 +305,14 @@ class Dispatcher:
 
     def _open(self, key: str, title: str, body: str) -> None:
         """Tell the operator once that an incident started (a restart does not repeat it)."""
-        with self.db.write() as conn:
+        with self.db.write(durable=True) as conn:
             started = deliveries.open_incident(conn, key, self.now())
         if started:
             self.tell_operator(title, body)
 
     def _close(self, key: str, title: str) -> None:
         """Tell the operator once that an incident ended, so the next one is told again."""
-        with self.db.write() as conn:
+        with self.db.write(durable=True) as conn:
             opened = deliveries.close_incident(conn, key)
         if opened is not None:
             self.tell_operator(title, f"Working again since {self.now():%Y-%m-%d %H:%M UTC}; "

@@ -30,6 +30,7 @@ from monitor.clock import Clock, utcnow
 from monitor.config import Config, SourceConfig
 from monitor.flow import crawl_source, refresh_source
 from monitor.operate import telemetry
+from monitor.operate.clockwatch import ClockWatch
 from monitor.operate.health import collection_state, has_spider
 from monitor.operate.heartbeat import Heartbeat
 from monitor.operate.metrics import METRICS, Metrics, MetricsServer, default_metrics
@@ -98,8 +99,10 @@ class Daemon:
             log.info("daemon started", extra={"jobs": jobs, "db": self.db.url})
             self.systemd.ready(f"running {jobs} jobs")
             watchdog = asyncio.create_task(self._watchdog())
+            clockwatch = asyncio.create_task(ClockWatch(scheduler).run())
             await self.stopping.wait()
             watchdog.cancel()
+            clockwatch.cancel()
             scheduler.pause()
             await self._shut_down(app)
             scheduler.shutdown(wait=False)

@@ -66,10 +66,24 @@ def source_rows(db: Database, config: Config, now: datetime) -> list[dict[str, A
                         "consecutive_failures": f.consecutive_failures,
                         "last_error": f.last_error,
                         "next_fetch_at": iso(f.next_fetch_at),
+                        "moved_to": f.moved_to,
+                        "suspended": f.suspended_reason,
                     }
                     for f in (st.feeds if st else [])
                     if f.url in source.feed_urls
                 ],
             }
         )
+    for row in rows:
+        notes = [
+            f"feed {f['url']} suspended ({f['suspended']}): `monitor feeds resume`"
+            for f in row["feeds"]
+            if f["suspended"]
+        ] + [
+            f"feed {f['url']} moved permanently to {f['moved_to']}: update feeds.yaml"
+            for f in row["feeds"]
+            if f["moved_to"]
+        ]
+        if notes:
+            row["detail"] = "; ".join([row["detail"], *notes] if row["detail"] else notes)
     return rows

@@ -8,6 +8,7 @@ starts inside pytest).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -50,6 +51,17 @@ def source(
 
 def response(url: str, body: str, **meta: Any) -> HtmlResponse:
     return HtmlResponse(url=url, body=body, encoding="utf-8", request=Request(url, meta=meta))
+
+
+def parsed(results: Any) -> list[Any]:
+    """What a spider callback produced: an async generator (parse_article) or an iterable."""
+    if hasattr(results, "__aiter__"):
+
+        async def drain() -> list[Any]:
+            return [item async for item in results]
+
+        return asyncio.run(drain())
+    return list(results)
 
 
 def urls(requests: Iterable[Any]) -> list[str]:
@@ -113,6 +125,7 @@ __all__ = [
     "crawl",
     "expected",
     "page",
+    "parsed",
     "response",
     "serve_pages",
     "source",

@@ -14,7 +14,18 @@ import pytest
 from monitor.article import Article
 from spiders import SPIDER_NAMES, SPIDERS
 from spiders.base import OutletSpider
-from tests.spiders import BASE, NOW, FeedServer, crawl, expected, page, response, serve_pages, urls
+from tests.spiders import (
+    BASE,
+    NOW,
+    FeedServer,
+    crawl,
+    expected,
+    page,
+    parsed,
+    response,
+    serve_pages,
+    urls,
+)
 from tests.spiders import source as outlet_source
 
 OUTLETS = sorted(SPIDER_NAMES)
@@ -28,7 +39,7 @@ def spider(outlet: str, **kwargs: Any) -> OutletSpider:
 
 
 def parse_article(s: OutletSpider, path: str, html: str) -> list[Any]:
-    return list(s.parse_article(response(BASE + path, html)))
+    return parsed(s.parse_article(response(BASE + path, html)))
 
 
 @pytest.mark.parametrize("outlet", OUTLETS)

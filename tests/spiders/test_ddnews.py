@@ -14,6 +14,7 @@ from tests.spiders import (
     NOW,
     expected,
     page,
+    parsed,
     response,
     source,
     urls,
@@ -102,7 +103,7 @@ def _article(
     name: str, path: str, s: DDNewsSpider | None = None, html: str | None = None
 ) -> Article:
     s = s or spider()
-    items = list(s.parse_article(response(BASE + path, html or page(OUTLET, name))))
+    items = parsed(s.parse_article(response(BASE + path, html or page(OUTLET, name))))
     assert len(items) == 1
     assert isinstance(items[0], Article)
     return items[0]

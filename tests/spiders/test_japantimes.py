@@ -15,6 +15,7 @@ from tests.spiders import (
     NOW,
     expected,
     page,
+    parsed,
     response,
     source,
     urls,
@@ -120,7 +121,7 @@ def test_article_url_pattern(url: str, ok: bool) -> None:
 
 def _article(name: str, path: str, s: JapanTimesSpider | None = None) -> Article:
     s = s or spider()
-    items = list(s.parse_article(response(BASE + path, page(OUTLET, name))))
+    items = parsed(s.parse_article(response(BASE + path, page(OUTLET, name))))
     assert len(items) == 1
     item = items[0]
     assert isinstance(item, Article)
@@ -156,7 +157,7 @@ def test_date_falls_back_to_the_url() -> None:
         f'<div class="publish-date">{GOLDEN.text("D-1 mdy")}</div>', ""
     )
     s = spider()
-    (a,) = list(s.parse_article(response(BASE + path, html)))
+    (a,) = parsed(s.parse_article(response(BASE + path, html)))
     assert a.published_at == GOLDEN.at("D-1 00:00+09:00")  # midnight JST
     assert a.published_from_source is True
     assert s.health.incomplete == []
@@ -167,7 +168,7 @@ def test_canonical_trusted_only_on_the_same_site() -> None:
     s = JapanTimesSpider(source=real, now=NOW)
     path = f"/news/{day(-3)}/business/tech/india-japan-semiconductor-fab-dholera/"
     fetched = "https://japantimes.co.jp" + path + "?utm_source=rss&page=2"
-    (a,) = list(s.parse_article(response(fetched, page(OUTLET, "article_semiconductors.html"))))
+    (a,) = parsed(s.parse_article(response(fetched, page(OUTLET, "article_semiconductors.html"))))
     assert a.url == "https://www.japantimes.co.jp" + path
     assert a.original_url == fetched
 
@@ -175,7 +176,7 @@ def test_canonical_trusted_only_on_the_same_site() -> None:
         'rel="canonical" href="https://www.japantimes.co.jp/',
         'rel="canonical" href="https://evil.example/',
     )
-    (b,) = list(s.parse_article(response(fetched, forged)))
+    (b,) = parsed(s.parse_article(response(fetched, forged)))
     assert b.url == "https://japantimes.co.jp" + path + "?page=2"
 
 
@@ -198,7 +199,7 @@ def test_redirect_away_from_an_article_is_not_stored() -> None:
         'india-japan-semiconductor-fab-dholera/"',
         'rel="canonical" href="/"',
     )
-    assert list(s.parse_article(response(BASE + "/", html))) == []
+    assert parsed(s.parse_article(response(BASE + "/", html))) == []
     assert s.health.article_pages == 1
     assert s.layout_problem() is not None
 

@@ -14,6 +14,7 @@ from tests.spiders import (
     NOW,
     expected,
     page,
+    parsed,
     response,
     source,
     urls,
@@ -77,7 +78,7 @@ def test_article_url_pattern(url: str, ok: bool) -> None:
 
 def _article(path: str, html: str, s: ORFSpider | None = None) -> Article:
     s = s or spider()
-    items = list(s.parse_article(response(BASE + path, html)))
+    items = parsed(s.parse_article(response(BASE + path, html)))
     assert len(items) == 1
     assert isinstance(items[0], Article)
     return items[0]

@@ -89,7 +89,12 @@ class CrawlRunner:
 
         crawler = self.runner.create_crawler(SPIDERS[source.id])
         crawler.settings.set(SINK, sink, priority="cmdline")
-        kwargs: dict[str, Any] = {"source": source, "now": started, "max_pages": max_pages}
+        kwargs: dict[str, Any] = {
+            "source": source,
+            "now": started,
+            "max_pages": max_pages,
+            "extract_budget": self.config.crawl.extract_timeout,
+        }
         if article_urls is not None:
             kwargs["article_urls"] = article_urls
         else:
@@ -97,6 +102,7 @@ class CrawlRunner:
         await self.runner.crawl(crawler, **kwargs)
         report = self._report(source, crawler, started, clock, outcome, article_urls)
         await asyncio.to_thread(self._record, report)
+        await asyncio.to_thread(self._remember_refused, source, crawler.spider)
         level = logging.WARNING if report.problem else logging.INFO
         fields = {k: v for k, v in report.to_json().items() if k != "source"}
         log.log(level, "crawl finished", extra={"source": source.id, **fields})
@@ -108,7 +114,11 @@ class CrawlRunner:
         from spiders import SPIDERS
 
         crawler = self.runner.create_crawler(SPIDERS[source.id])
-        await self.runner.crawl(crawler, source=source, now=self.now(), walk=walk)
+        await self.runner.crawl(
+            crawler, source=source, now=self.now(), walk=walk,
+            extract_budget=self.config.crawl.extract_timeout,
+        )  # fmt: skip
+        await asyncio.to_thread(self._remember_refused, source, crawler.spider)
         layout = getattr(crawler.spider, "layout_problem", None)
         problem = layout() if callable(layout) else None
         return problem if isinstance(problem, str) else None
@@ -164,6 +174,14 @@ class CrawlRunner:
             return {url for url, key in keys.items() if key in known}
 
         return skip
+
+    def _remember_refused(self, source: SourceConfig, spider: Any) -> None:
+        """Pages refused as pathological are never fetched again (they would be, every crawl)."""
+        refused = list(getattr(getattr(spider, "health", None), "refused", []))
+        if refused:
+            with self.db.write() as conn:
+                keys = [url_hash(url) for url in refused]
+                store.remember(conn, source.id, keys, "refused", None, self.now())
 
     def _record(self, report: CrawlReport) -> None:
         with self.db.write() as conn:
