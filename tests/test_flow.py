@@ -178,7 +178,8 @@ def test_fulltext_search_and_filters(tmp_path: Path, db: Database) -> None:
     app = build(make_config(tmp_path), db)
     ingest(app, "dd", [art(1, BILATERAL, "New chip plant."), art(2, NEAR)], NOW)
     with db.read() as conn:
-        assert [a.title for a in store.list_articles(conn, search=parse_query("chip"))] == [BILATERAL]
+        chips = store.list_articles(conn, search=parse_query("chip"))
+        assert [a.title for a in chips] == [BILATERAL]
         assert [a.title for a in store.list_articles(conn, sector="rail")] == [NEAR]
         recent = store.list_articles(conn, since=NOW - timedelta(hours=1, minutes=30))
         assert [a.title for a in recent] == [BILATERAL]
