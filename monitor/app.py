@@ -7,6 +7,7 @@ Reads: the config and the database. Writes: the configured sources into the data
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from monitor.clock import Clock, utcnow
 from monitor.collect.crawl.runner import CrawlRunner
 from monitor.collect.fetch import Fetcher
 from monitor.config import Config
-from monitor.deliver.channel import send
+from monitor.deliver.channel import Timeouts, send
 from monitor.deliver.dispatch import Dispatcher, Sender
 from monitor.deliver.plan import Alerts
 from monitor.judge.sort import Judge
@@ -45,12 +46,15 @@ def build(
     db: Database,
     *,
     now: Clock = utcnow,
-    sender: Sender = send,
+    sender: Sender | None = None,
     spiders: bool = False,
     download_delay: float | None = None,
     dns: AbstractResolver | None = None,
 ) -> App:
     """Every component, wired once. `spiders` also starts Scrapy (and Twisted's reactor)."""
+    if sender is None:
+        timeouts = Timeouts(config.alerts.connect_timeout, config.alerts.send_timeout)
+        sender = functools.partial(send, timeouts=timeouts)
     judge = Judge(config)
     alerts = Alerts(config)
     crawler = None
@@ -74,7 +78,7 @@ async def open_app(
     db: Database,
     *,
     now: Clock = utcnow,
-    sender: Sender = send,
+    sender: Sender | None = None,
     spiders: bool = False,
     download_delay: float | None = None,
     dns: AbstractResolver | None = None,

@@ -138,6 +138,7 @@ def db_path(tmp_path: Path) -> Path:
 # --- alert delivery fixtures ---
 # smtp_server: aiosmtpd on 127.0.0.1 recording every message; telegram_server: a fake Bot API.
 # Both expose .port/.url, so subprocesses can use them too (MONITOR_TELEGRAM_API=server.api).
+import asyncio  # noqa: E402
 import email.policy  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
@@ -173,6 +174,7 @@ class SmtpServer:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) per message
         self.reject: set[str] = set()  # recipients answered "550 5.1.1" at RCPT
+        self.reply_delay = 0.0  # seconds between taking a message and answering its DATA
         self._replies: list[str] = []  # queued DATA replies from fail_next()
         self._lock = threading.Lock()
         self._controller: Any = None
@@ -232,6 +234,8 @@ class SmtpServer:
         with self._lock:
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             self.messages.append(message)
+        if self.reply_delay:  # a slow provider: it has the message, the client hears nothing yet
+            await asyncio.sleep(self.reply_delay)
         return "250 Message accepted for delivery"
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from tests.conftest import REPO
 
 
-def monitor(*args: str, config: Path | None = None, db: Path | None = None) -> Any:
+def monitor(*args: str, config: Path | None = None, db: Path | str | None = None) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     cmd = [sys.executable, "-m", "monitor"]
     if config is not None:

@@ -107,7 +107,7 @@ def alerts_test(obj: Context, subscriber: str) -> None:
     except KeyError:
         names = ", ".join(s.name for s in loaded.config.subscribers) or "none configured"
         raise click.BadParameter(f"unknown subscriber {subscriber!r} ({names})") from None
-    from monitor.deliver.channel import send
+    from monitor.deliver.channel import Timeouts, send
     from monitor.deliver.destinations import redact, secret_environment
     from monitor.deliver.render import render_test
 
@@ -115,7 +115,10 @@ def alerts_test(obj: Context, subscriber: str) -> None:
     failed = 0
     for index, url in enumerate(sub.urls):
         message = render_test(sub.name, f"test-{sub.name}-{index}", loaded.config.topic.name)
-        result = send(url, message, env)
+        alerts_cfg = loaded.config.alerts
+        result = send(
+            url, message, env, Timeouts(alerts_cfg.connect_timeout, alerts_cfg.send_timeout)
+        )
         status = "[green]sent[/]" if result.ok else f"[red]failed[/] {escape(result.error or '')}"
         stdout().print(f"{escape(redact(url))}: {status}")
         failed += not result.ok

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import time
 from collections import Counter
@@ -286,6 +287,8 @@ class Dispatcher:
         delay = next_attempt(timedelta(seconds=settings.retry_delay), attempts, RETRY_CAP, asked)
         if result.unknown and not final:
             error += " (the provider may have it: sent once more, with the same Message-ID)"
+        elif unknown >= MAX_UNKNOWN:
+            error += f" (outcome unknown {unknown} times: the provider may have it; not sent again)"
         with self.db.write(durable=True) as conn:
             deliveries.mark_failed(
                 conn,
@@ -324,7 +327,10 @@ class Dispatcher:
         if not self.config.alerts.operator:
             log.error("operator notice (no operator URL configured)", extra={"title": title})
             return True
-        env = self.environment()
+        try:
+            env = self.environment()
+        except (OSError, ValueError):
+            env = dict(os.environ)  # the credentials file itself may be the news
         message = render_notice(title, body, self.config.topic.name)
         delivered = False
         for url in self.config.alerts.operator:
