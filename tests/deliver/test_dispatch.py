@@ -314,3 +314,22 @@ def test_rule_syntax_error_names_subscriber_rule_and_position(
     [problem] = info.value.problems
     assert "subscribers[0].rules[0].query" in problem
     assert "subscriber 'a', rule 'r1'" in problem and "position" in problem
+
+
+def test_telegrams_retry_after_is_honoured(
+    tmp_path: Path, smtp_server: SmtpServer, tg_env: TelegramServer
+) -> None:
+    sub = subscriber(smtp_server, urls=["tgram://123456:ABCdef/987654321"])
+    _, db, app, d, clock = setup(tmp_path, [sub])
+    ingest(app, "dd", [art(1, "India-Japan semiconductor pact")], NOW)
+    tg_env.fail_with(429, "Too Many Requests: retry after 120", times=1)
+    report = dispatch(d)
+    assert report.retrying == 1 and tg_env.messages == []
+    with db.read() as conn:
+        [row] = deliveries.delivery_log(conn)
+    assert row.next_attempt_at is not None
+    assert row.next_attempt_at >= NOW + timedelta(seconds=120)  # not the 60 s retry_delay
+    clock.now += timedelta(seconds=119)
+    assert dispatch(d).messages == 0
+    clock.now += timedelta(seconds=2)
+    assert dispatch(d).messages == 1 and len(tg_env.messages) == 1
