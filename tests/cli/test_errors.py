@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, write_config
+from tests.conftest import FEEDS, REPO, FeedServer, write_config
 from tests.processes import monitor
 
 DD = {"id": "ddnews", "name": "DD", "base_url": "https://ddnews.gov.in", "feeds": ["/en/feed/"]}
 
 
 @pytest.fixture
-def cfg(tmp_path: Path) -> Path:
-    return write_config(tmp_path / "feeds.yaml", [DD])
+def cfg(tmp_path: Path, feed_server: FeedServer) -> Path:
+    feed_server.serve_file("/en/feed/", FEEDS / "ddnews_feed.xml")
+    return write_config(tmp_path / "feeds.yaml", [{**DD, "base_url": feed_server.base_url}])
 
 
 def clean_failure(result: object, code: int = 2) -> str:

@@ -89,15 +89,15 @@ def test_a_daemon_starting_while_a_poll_sends_repeats_nothing(
     db = tmp_path / "m.db"
     feed_server.serve("/en/feed/", FEED.format(items=""))
     assert run(cfg, db, "poll", telegram=telegram_server).returncode == 0  # baseline
-    titles = [f"Tokyo and New Delhi agree, part {n}" for n in range(3)]
+    titles = [f"Tokyo and New Delhi agree, part {n}" for n in range(4)]
     feed_server.serve("/en/feed/", FEED.format(items="".join(item(n, t) for n, t in
                                                              enumerate(titles))))  # fmt: skip
-    telegram_server.delay = 1.0  # the poll is still sending when the daemon starts
+    telegram_server.delay = 2.0  # the poll is still sending when the daemon starts
     poll = start(cfg, db, "poll", telegram=telegram_server)
     wait_until(lambda: len(telegram_server.messages) >= 1, timeout=30)
     daemon = start(cfg, db, "run", telegram=telegram_server)
     assert finish(poll, signal_first=False)[0] == 0
-    wait_until(lambda: count(db, "SELECT count(*) FROM delivery WHERE state = 'sent'") == 3)
+    wait_until(lambda: count(db, "SELECT count(*) FROM delivery WHERE state = 'sent'") == 4)
     time.sleep(2)  # the daemon's own dispatch rounds (every second) must not resend
     code, err = finish(daemon)
     assert code == 0, err
@@ -221,6 +221,7 @@ def test_after_a_crashed_first_poll_the_news_since_the_source_was_added_alerts(
     [report] = [r for r in json.loads(first.stdout) if "feeds" in r]
     assert report["feeds"][0]["error_kind"] == "crash"
     assert "database is locked" in report["feeds"][0]["error"]
+    time.sleep(1.1)  # feed dates have whole seconds: be a second past the source's adding
     news = item(2, "Tokyo and New Delhi agree", "N+0")  # published after the source was added
     feed_server.serve("/en/feed/", FEED.format(items=item(1, "Tokyo talks, old news", "N-3d")
                                                + news))  # fmt: skip
