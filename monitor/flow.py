@@ -50,7 +50,7 @@ async def refresh_feed(
             report = await asyncio.to_thread(
                 parse_and_ingest, app, source, url, fetched, started, baseline
             )
-        await asyncio.to_thread(_feed_succeeded, app, url, fetched, started)
+        await asyncio.to_thread(_feed_succeeded, app, url, fetched, report, started)
     except (FetchError, FeedParseError) as exc:
         report = _failed(url, exc)
         retry_in = next_attempt(
@@ -76,7 +76,7 @@ def parse_and_ingest(
     return FeedReport(
         url, "ok", entries=outcome.entries + parsed.skipped, new=len(outcome.new),
         duplicate=outcome.duplicate, irrelevant=outcome.irrelevant, http_status=fetched.status,
-        warning=parsed.warning, new_articles=outcome.new,
+        warning=parsed.warning, newest_at=parsed.newest, new_articles=outcome.new,
     )  # fmt: skip
 
 
@@ -207,11 +207,14 @@ def _record_source(app: App, source_id: str, error: str | None) -> None:
         state.record_source_poll(conn, source_id, now=app.now(), error=error)
 
 
-def _feed_succeeded(app: App, url: str, fetched: FetchResult, now: datetime) -> None:
+def _feed_succeeded(
+    app: App, url: str, fetched: FetchResult, report: FeedReport, now: datetime
+) -> None:
     with app.db.write() as conn:
         state.record_feed_success(
             conn, url, now=now, http_status=fetched.status, not_modified=fetched.not_modified,
-            etag=fetched.etag, last_modified=fetched.last_modified,
+            etag=fetched.etag, last_modified=fetched.last_modified, entries=report.entries,
+            newest_item_at=report.newest_at,
         )  # fmt: skip
 
 

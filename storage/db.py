@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
@@ -83,6 +83,7 @@ class Database:
         """Create missing tables (idempotent): safe on every start."""
         SQLModel.metadata.create_all(self.engine, tables=_tables())
         with self.write() as conn:
+            _add_missing_columns(conn)
             if self.is_sqlite:
                 for stmt in _FTS_DDL:
                     conn.exec_driver_sql(stmt)
@@ -137,6 +138,21 @@ def _tables() -> list[Table]:
         models.backfill_route_table,
         models.source_health_table,
     ]
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Columns added to an existing table since the database was created (all nullable):
+    create_all() only creates missing tables, and a database from an older version must open."""
+    inspector = inspect(conn)
+    for table in _tables():
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable or column.primary_key:
+                raise RuntimeError(f"cannot add NOT NULL column {table.name}.{column.name}")
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

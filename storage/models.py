@@ -86,6 +86,9 @@ class Feed(SQLModel, table=True):
     last_success_at: datetime | None = _ts()
     consecutive_failures: int = 0
     next_fetch_at: datetime | None = _ts()
+    # What the last body that parsed held: a feed answering 200 whose newest item is old is stale.
+    last_entries: int | None = None
+    newest_item_at: datetime | None = _ts()
 
 
 class ArticleRow(SQLModel, table=True):
@@ -185,6 +188,9 @@ class CrawlRun(SQLModel, table=True):
     errors: int = 0
     finish_reason: str | None = None
     problem: str | None = None
+    # layout | failing | unreachable | blocked; NULL with a problem: a row from before it existed
+    # (a layout problem then)
+    problem_kind: str | None = None
 
 
 class BackfillRoute(SQLModel, table=True):

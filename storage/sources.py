@@ -57,7 +57,11 @@ def record_feed_success(
     not_modified: bool,
     etag: str | None,
     last_modified: str | None,
+    entries: int | None = None,
+    newest_item_at: datetime | None = None,
 ) -> None:
+    """A fetch that gave a feed (or a 304). `entries` / `newest_item_at`: what a parsed body
+    held (a 304 keeps the previous values: the feed did not change)."""
     table = feed_table
     values: dict[str, Any] = {
         "last_status": "not_modified" if not_modified else "ok",
@@ -72,6 +76,9 @@ def record_feed_success(
         values["etag"] = etag
     if last_modified is not None or not not_modified:
         values["last_modified"] = last_modified
+    if not not_modified:
+        values["last_entries"] = entries
+        values["newest_item_at"] = newest_item_at
     conn.execute(update(table).where(table.c.url == url).values(**values))
 
 
@@ -139,6 +146,9 @@ class FeedStatus:
     consecutive_failures: int
     last_success_at: datetime | None
     next_fetch_at: datetime | None
+    last_error_kind: str | None = None
+    last_entries: int | None = None  # entries of the last body that parsed
+    newest_item_at: datetime | None = None  # its newest dated item
 
 
 @dataclass
@@ -177,6 +187,9 @@ def source_status(conn: Connection) -> dict[str, SourceStatus]:
                     consecutive_failures=r["consecutive_failures"],
                     last_success_at=r["last_success_at"],
                     next_fetch_at=r["next_fetch_at"],
+                    last_error_kind=r["last_error_kind"],
+                    last_entries=r["last_entries"],
+                    newest_item_at=r["newest_item_at"],
                 )
             )
     return sources

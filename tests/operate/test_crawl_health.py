@@ -10,13 +10,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import FeedServer, SmtpServer, free_port, write_config
 from tests.mirrors import HTML, mirror_outlet
 from tests.processes import Stderr, monitor, start, stop
-
-ITEM_13 = "issue 12 item 13: robots.txt counted as a fetched page"
 
 
 def orf(base_url: str, **extra: Any) -> dict[str, Any]:
@@ -50,7 +46,6 @@ def status_of(cfg: Path, db: Path) -> dict[str, Any]:
     return {r["source"]: r for r in rows}["orf"]
 
 
-@pytest.mark.xfail(strict=True, reason=ITEM_13)
 def test_listings_that_always_answer_503_are_failing_not_a_clean_crawl(
     tmp_path: Path, feed_server: FeedServer, db_path: Path
 ) -> None:
@@ -76,7 +71,6 @@ def test_listings_that_always_answer_503_are_failing_not_a_clean_crawl(
     assert stored > 0
 
 
-@pytest.mark.xfail(strict=True, reason=ITEM_13)
 def test_network_outage_is_unreachable_not_extraction_broken(tmp_path: Path, db_path: Path) -> None:
     cfg = config(tmp_path, f"http://127.0.0.1:{free_port()}")  # nothing listens there
     crawled = monitor("crawl", "orf", "--json", config=cfg, db=db_path)
@@ -87,7 +81,6 @@ def test_network_outage_is_unreachable_not_extraction_broken(tmp_path: Path, db_
     assert "extraction" not in (row["detail"] or "")
 
 
-@pytest.mark.xfail(strict=True, reason=ITEM_13)
 def test_daemon_tells_the_operator_when_listings_always_fail(
     tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer, db_path: Path
 ) -> None:
