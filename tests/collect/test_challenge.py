@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -92,3 +93,28 @@ def test_a_challenge_is_blocked_not_a_changed_layout_in_a_spider() -> None:
         len(list(s.parse_article(response(BASE + path, page("orf", "article_rare_earths.html")))))
         == 1
     )
+
+
+def test_a_challenge_mid_backfill_fails_the_route_instead_of_ending_it() -> None:
+    failed: list[tuple[str, int, str]] = []
+
+    class Walk:
+        def routes(self) -> list[Any]:
+            return []
+
+        def to_fetch(self, route: str, links: list[str]) -> list[str]:
+            return links
+
+        def page_done(self, page: Any) -> bool:
+            raise AssertionError("a challenge page is no finished listing page")
+
+        def route_failed(self, route: str, page_no: int, url: str, error: str, **_: Any) -> None:
+            failed.append((route, page_no, error))
+
+    s = ORFSpider(source=source("orf"), now=NOW, walk=Walk())
+    listing = response(
+        BASE + "/tags/japan?page=7", CLOUDFLARE.decode(), page_no=7, walk_route="/tags/japan"
+    )
+    assert list(s.parse_listing(listing)) == []
+    [(route, page_no, error)] = failed
+    assert (route, page_no) == ("/tags/japan", 7) and "Cloudflare challenge" in error
