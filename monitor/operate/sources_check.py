@@ -209,6 +209,11 @@ def route_checks(results: list[PageResult], kinds: dict[str, Kind]) -> list[URLC
     """One line per listing, each followed by the article pages read from it."""
     listings = [r for r in results if r.kind == "listing"]
     articles = [r for r in results if r.kind == "article"]
+    answered = {r.route for r in listings}
+    for url in kinds:
+        if url not in answered:  # a request Scrapy dropped without calling back must not vanish
+            why = PageFailure(url, "other", f"{url}: no answer recorded (request dropped)")
+            listings.append(PageResult(url, "listing", url, failure=why))
     out: list[URLCheck] = []
     for listing in sorted(listings, key=lambda r: list(kinds).index(r.route)):
         out.append(_listing_check(listing, kinds.get(listing.route, "listing")))

@@ -224,3 +224,21 @@ def test_unknown_source_is_a_usage_error(tmp_path: Path, feed_server: FeedServer
     cfg = write_config(tmp_path / "feeds.yaml", sources(feed_server))
     done = monitor("sources", "check", "--source", "nhk", config=cfg)
     assert done.returncode == 2 and "unknown source nhk" in done.stderr
+
+
+def test_what_each_answer_means_and_the_most_severe_wins() -> None:
+    from monitor.operate.sources_check import URLCheck, http_verdict, summarise
+
+    assert [http_verdict(s) for s in (404, 410, 429, 500, 503)] == [
+        "broken", "broken", "blocked", "unreachable", "unreachable",
+    ]  # fmt: skip
+    lines = [
+        URLCheck("feed", "/a", "stale", "old"),
+        URLCheck("listing", "/b", "broken", "404"),
+        URLCheck("feed", "/c", "works"),
+    ]
+    assert summarise(lines) == ("broken", "2 of 3 URLs do not work: stale: old; broken: 404")
+    lines.append(URLCheck("listing", "/d", "blocked", "robots.txt"))
+    assert summarise(lines)[0] == "blocked"
+    assert summarise([URLCheck("feed", "/c", "works")]) == ("works", "")
+    assert summarise([])[0] == "broken"  # a source with nothing to check does not work
