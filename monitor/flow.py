@@ -54,7 +54,7 @@ async def refresh_feed(
             report = await asyncio.to_thread(
                 parse_and_ingest, app, source, url, fetched, started, baseline
             )
-        await asyncio.to_thread(_feed_succeeded, app, url, fetched, started)
+        await asyncio.to_thread(_feed_succeeded, app, url, fetched, report, started)
     except (FetchError, FeedParseError) as exc:
         report = _failed(url, exc)
         retry_in = next_attempt(
@@ -94,7 +94,7 @@ def parse_and_ingest(
     return FeedReport(
         url, "ok", entries=outcome.entries + parsed.skipped, new=len(outcome.new),
         duplicate=outcome.duplicate, irrelevant=outcome.irrelevant, http_status=fetched.status,
-        warning=parsed.warning, new_articles=outcome.new,
+        warning=parsed.warning, newest_at=parsed.newest, new_articles=outcome.new,
     )  # fmt: skip
 
 
@@ -259,7 +259,9 @@ async def _suspend_if_dead(
     )
 
 
-def _feed_succeeded(app: App, url: str, fetched: FetchResult, now: datetime) -> None:
+def _feed_succeeded(
+    app: App, url: str, fetched: FetchResult, report: FeedReport, now: datetime
+) -> None:
     with app.db.write() as conn:
         if state.record_moved(conn, url, fetched.moved_to):
             log.warning(
@@ -268,7 +270,8 @@ def _feed_succeeded(app: App, url: str, fetched: FetchResult, now: datetime) -> 
             )
         state.record_feed_success(
             conn, url, now=now, http_status=fetched.status, not_modified=fetched.not_modified,
-            etag=fetched.etag, last_modified=fetched.last_modified,
+            etag=fetched.etag, last_modified=fetched.last_modified, entries=report.entries,
+            newest_item_at=report.newest_at,
         )  # fmt: skip
 
 

@@ -13,6 +13,10 @@ from monitor.article import Article, FeedOutcome
 from monitor.collect.errors import FetchErrorKind
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
 @dataclass
 class Outcome:
     """What happened to each entry of a batch that went through ingest()."""
@@ -43,10 +47,13 @@ class FeedReport:
     error: str | None = None
     error_kind: FetchErrorKind | str | None = None  # a fetch error kind, or "parse"
     warning: str | None = None
+    newest_at: datetime | None = None  # the feed's newest dated item (staleness)
     new_articles: list[tuple[int, Article]] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "new_articles"}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "new_articles"}
+        data["newest_at"] = _iso(self.newest_at)
+        return data
 
 
 @dataclass
@@ -99,6 +106,8 @@ class CrawlReport:
     errors: int = 0
     finish_reason: str | None = None
     problem: str | None = None
+    # layout (extraction broken), failing, unreachable or blocked (collect/crawl/failures.py)
+    problem_kind: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -23,6 +23,7 @@ from selectolax.lexbor import LexborHTMLParser
 from monitor.article import Article
 from monitor.collect import shape
 from monitor.collect.canonical import canonical_url
+from monitor.collect.crawl.failures import PageFailure, challenged, page_failure
 from monitor.collect.extract import Extracted, extract_article
 from monitor.config import SourceConfig
 from spiders.history import History, Walk, meta_of
@@ -42,6 +43,9 @@ class CrawlHealth:
     skipped: int = 0  # article links not requested because skip_urls / exclude_urls said so
     empty_listings: list[str] = field(default_factory=list)  # listing pages without article links
     refused: list[str] = field(default_factory=list)  # pages too deep, too big or too slow to read
+    # Why listing / article requests failed (HTTP status, challenge, robots.txt, network).
+    listing_errors: list[PageFailure] = field(default_factory=list)
+    article_errors: list[PageFailure] = field(default_factory=list)
 
 
 _PAGED_PATH = re.compile(r"/page/\d+/?$")
@@ -236,14 +240,18 @@ class OutletSpider(scrapy.Spider):
 
     def listing_failed(self, failure: Any) -> list[Any]:
         self.health.listing_failures += 1
-        self.logger.warning("listing page failed: %s", failure.getErrorMessage())
+        why = page_failure(failure)
+        self.health.listing_errors.append(why)
+        self.logger.warning("listing page failed: %s", why.message)
         if self.history is not None and self.history.owns(failure.request):
             return list(self.history.listing_failed(failure))
         return []
 
     def article_failed(self, failure: Any) -> list[Any]:
         self.health.article_failures += 1
-        self.logger.info("article page failed: %s", failure.getErrorMessage())
+        why = page_failure(failure)
+        self.health.article_errors.append(why)
+        self.logger.info("article page failed: %s", why.message)
         if self.history is not None:
             return list(self.history.article_failed(failure))
         return []
@@ -277,6 +285,14 @@ class OutletSpider(scrapy.Spider):
         return list(links)
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
+        blocked = challenged(response)
+        if blocked is not None:  # a challenge page is neither a listing nor a changed layout
+            self.health.listing_failures += 1
+            self.health.listing_errors.append(blocked)
+            self.logger.warning("listing page failed: %s", blocked.message)
+            if self.history is not None and "walk_route" in meta_of(response):
+                yield from self.history.listing_blocked(response, blocked.message)
+            return
         if not isinstance(response, TextResponse):
             self.health.listing_failures += 1
         else:
@@ -338,6 +354,12 @@ class OutletSpider(scrapy.Spider):
         return None
 
     def _article(self, response: Response) -> Article | None:
+        blocked = challenged(response)
+        if blocked is not None:
+            self.health.article_failures += 1
+            self.health.article_errors.append(blocked)
+            self.logger.info("article page failed: %s", blocked.message)
+            return None
         if not isinstance(response, TextResponse):
             return None
         self.health.article_pages += 1

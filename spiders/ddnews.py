@@ -1,7 +1,9 @@
 """DD News spider: WordPress category listings (/page/N/) → /en/<slug>/ posts.
 
-Reads: ddnews.gov.in English listing and article pages (sources.md §2.4). Writes: Article items;
-dates from JSON-LD / article:published_time, else the "DD/MM/YY | HH:MM" display date (IST).
+Reads: ddnews.gov.in English listing and article pages (sources.md §2.4, sources-evidence.md
+§1.3). Writes: Article items; dates from JSON-LD / article:published_time, else the "DD/MM/YY |
+HH:MM" display date (IST). Nothing depends on og tags: some DD pages have none (not even
+og:image), so the markup and trafilatura fallbacks carry those pages.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ _NOT_POSTS = frozenset({"category", "tag", "page", "feed", "author", "search", "
 
 class DDNewsSpider(OutletSpider):
     name = "ddnews"
+    # [confirmed] article.post / h2.entry-title a: archakNath/AI-News-Heading-Scrapper
     listing_link_selectors = ("article.post h2.entry-title a", "article.post .entry-title a")
+    # [inference] WordPress single-post defaults: no scraper with DD article selectors exists
     title_selectors = ("h1.entry-title", "article.post h1")
     body_selectors = (".entry-content",)
     drop_selectors = (
@@ -36,12 +40,13 @@ class DDNewsSpider(OutletSpider):
     author_selectors = (".entry-meta .author a", ".entry-meta .author", ".byline .author")
     date_selectors = (
         ".entry-meta time.entry-date",
-        "p.colorPrimary",
+        "p.colorPrimary",  # [confirmed on listings] p.mb-0.colorPrimary.fs-14, "16/06/25 | 22:56 "
         ".entry-meta .posted-on",
         ".post-date",
     )
     section_selectors = (".cat-links a", ".entry-category a")
     default_tz = "Asia/Kolkata"
+    # [confirmed] DD links its posts both with and without the slash: one form, with it.
     trailing_slash = True
 
     @classmethod

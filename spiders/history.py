@@ -126,6 +126,12 @@ class History:
                 meta={"walk_page": key},
             )
 
+    def listing_blocked(self, response: Response, why: str) -> Iterator[Any]:
+        """A listing page that is a bot-protection challenge: the route failed (it did not end)."""
+        meta = meta_of(response)
+        self.walk.route_failed(str(meta["walk_route"]), int(meta["page_no"]), response.url, why)
+        yield from self._next_route()
+
     def article(self, response: Response, article: Article | None) -> Iterator[Any]:
         state = self._pages.get(meta_of(response).get("walk_page"))  # type: ignore[arg-type]
         if state is None:

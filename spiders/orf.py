@@ -1,7 +1,10 @@
 """ORF spider: expert-speak / content-type / tag listings (?page=N) → /expert-speak/ and /research/.
 
-Reads: orfonline.org listing and article pages (sources.md §3.2-3.4). Writes: Article items; the
-date is the header's "Published on Mon DD, YYYY" (IST, date only) when no JSON-LD gives one.
+Reads: orfonline.org listing and article pages (sources.md §3.2-3.4; selectors from calibre's
+current recipe, sources-evidence.md §1.3). Writes: Article items; the date is JSON-LD /
+article:published_time / time[datetime] when present, else the header's "Published on Mon DD,
+YYYY" (IST, date only). ORF here is the Observer Research Foundation (orfonline.org), not
+Austria's broadcaster ORF (orf.at), which other projects' "OrfParser"s mean.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ _NOT_ENGLISH = re.compile(r"hindi|marathi|bangla(?!desh)|/videos?/|/multimedia/"
 
 class ORFSpider(OutletSpider):
     name = "orf"
-    # calibre's pattern: every card title is an <a> wrapping an <h3>; the Selenium scraper's
-    # .all_story blocks catch cards without one.
+    # [confirmed, calibre's current orfonline.recipe] every card title is an <a> wrapping an
+    # <h3>; [confirmed, a Selenium scraper] .all_story blocks catch cards without one.
     listing_link_selectors = ("a:has(h3)", ".all_story")
-    title_selectors = ("h1", "h3.heading_h3")
-    body_selectors = (".expert_panel_content",)
+    title_selectors = ("h1", "h3.heading_h3")  # [confirmed] calibre; the Selenium scraper
+    body_selectors = (".expert_panel_content",)  # [confirmed] calibre keep_only_tags
+    # [confirmed] calibre's remove_tags, as the recipe lists them
     drop_selectors = (
         ".social",
         ".socialshare",
@@ -33,6 +37,7 @@ class ORFSpider(OutletSpider):
         ".post-tag",
         ".research-prev",
         ".research-next",
+        ".col-md-4",
         ".button_group",
         ".sharethis-p",
         ".tags",

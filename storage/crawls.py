@@ -32,6 +32,7 @@ class CrawlRun:
     errors: int
     finish_reason: str | None
     problem: str | None
+    problem_kind: str | None
 
     @classmethod
     def of(cls, row: Mapping[Any, Any]) -> CrawlRun:
@@ -56,9 +57,10 @@ def prune_crawl_runs(conn: Connection, before: datetime) -> int:
 
 
 def has_crawled(conn: Connection, source_id: str) -> bool:
-    """Whether a crawl of this source ever fetched pages: its first one is an alert baseline."""
+    """Whether a crawl of this source ever read a listing page: its first one is an alert
+    baseline. robots.txt alone, or listings answering errors, do not count."""
     t = crawl_run_table
-    query = select(t.c.id).where(t.c.source_id == source_id, t.c.responses > 0).limit(1)
+    query = select(t.c.id).where(t.c.source_id == source_id, t.c.listing_pages > 0).limit(1)
     return conn.execute(query).first() is not None
 
 

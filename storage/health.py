@@ -44,7 +44,7 @@ def output(conn: Connection, source_id: str) -> Output:
     s, c = source_table, crawl_run_table
     baseline = conn.execute(select(s.c.baseline_done_at).where(s.c.id == source_id)).scalar()
     first_crawl = conn.execute(
-        select(func.min(c.c.started_at)).where(c.c.source_id == source_id, c.c.responses > 0)
+        select(func.min(c.c.started_at)).where(c.c.source_id == source_id, c.c.listing_pages > 0)
     ).scalar()
     firsts = [t for t in (baseline, first_crawl) if t is not None]
     return Output(

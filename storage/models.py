@@ -90,6 +90,9 @@ class Feed(SQLModel, table=True):
     moved_to: str | None = None  # where a permanent redirect (301/308) now leads
     suspended_at: datetime | None = _ts()  # not fetched (HTTP 410, or too many failures)...
     suspended_reason: str | None = None  # ... until `monitor feeds resume`
+    # What the last body that parsed held: a feed answering 200 whose newest item is old is stale.
+    last_entries: int | None = None
+    newest_item_at: datetime | None = _ts()
 
 
 class ArticleRow(SQLModel, table=True):
@@ -189,6 +192,9 @@ class CrawlRun(SQLModel, table=True):
     errors: int = 0
     finish_reason: str | None = None
     problem: str | None = None
+    # layout | failing | unreachable | blocked; NULL with a problem: a row from before it existed
+    # (a layout problem then)
+    problem_kind: str | None = None
 
 
 class BackfillRoute(SQLModel, table=True):

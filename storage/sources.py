@@ -99,7 +99,11 @@ def record_feed_success(
     not_modified: bool,
     etag: str | None,
     last_modified: str | None,
+    entries: int | None = None,
+    newest_item_at: datetime | None = None,
 ) -> None:
+    """A fetch that gave a feed (or a 304). `entries` / `newest_item_at`: what a parsed body
+    held (a 304 keeps the previous values: the feed did not change)."""
     table = feed_table
     values: dict[str, Any] = {
         "last_status": "not_modified" if not_modified else "ok",
@@ -114,6 +118,9 @@ def record_feed_success(
         values["etag"] = etag
     if last_modified is not None or not not_modified:
         values["last_modified"] = last_modified
+    if not not_modified:
+        values["last_entries"] = entries
+        values["newest_item_at"] = newest_item_at
     conn.execute(update(table).where(table.c.url == url).values(**values))
 
 
@@ -183,6 +190,9 @@ class FeedStatus:
     next_fetch_at: datetime | None
     moved_to: str | None = None
     suspended_reason: str | None = None
+    last_error_kind: str | None = None
+    last_entries: int | None = None  # entries of the last body that parsed
+    newest_item_at: datetime | None = None  # its newest dated item
 
 
 @dataclass
@@ -223,6 +233,9 @@ def source_status(conn: Connection) -> dict[str, SourceStatus]:
                     next_fetch_at=r["next_fetch_at"],
                     moved_to=r["moved_to"],
                     suspended_reason=r["suspended_reason"] if r["suspended_at"] else None,
+                    last_error_kind=r["last_error_kind"],
+                    last_entries=r["last_entries"],
+                    newest_item_at=r["newest_item_at"],
                 )
             )
     return sources

@@ -11,10 +11,10 @@ import sys
 import click
 from sqlalchemy.exc import DatabaseError
 
-from monitor.cli import admin, collect, read
+from monitor.cli import admin, collect, read, sources
 from monitor.cli.root import cli
 
-__all__ = ["admin", "cli", "collect", "main", "read"]
+__all__ = ["admin", "cli", "collect", "main", "read", "sources"]
 
 
 def main() -> None:

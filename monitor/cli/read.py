@@ -98,7 +98,10 @@ def status(obj: Context, as_json: bool) -> None:
         colour = {
             "ok": "green",
             "failing": "red",
+            "unreachable": "red",
+            "blocked": "red",
             "extraction broken": "red",
+            "stale": "yellow",
             "silent": "yellow",
             "not collected": "yellow",
         }.get(row["state"], "")

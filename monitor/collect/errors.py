@@ -28,6 +28,7 @@ FetchErrorKind = Literal[
     "redirects",
     "empty",
     "protocol",
+    "challenge",  # a bot-protection challenge page (collect/challenge.py): reported, not bypassed
 ]
 
 

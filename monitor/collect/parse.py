@@ -38,6 +38,12 @@ class ParsedFeed:
     title: str = ""
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def newest(self) -> datetime | None:
+        """The newest publication date the feed itself gives (undated entries left out)."""
+        dated = [a.published_at for a in self.articles if a.published_from_source]
+        return max(dated) if dated else None
+
 
 def parse_feed(
     body: bytes,

@@ -12,6 +12,7 @@ import aiohttp
 from yarl import URL
 
 from monitor.clock import Clock
+from monitor.collect.challenge import CHALLENGE_STATUSES, SCAN_BYTES, challenge
 from monitor.collect.decode import read_body
 from monitor.collect.errors import FetchError, blocked, map_error, secs
 from monitor.collect.netguard import BlockedURL, resolve_redirect
@@ -120,7 +121,9 @@ async def _step(
             elapsed=time.monotonic() - started,
         )
     if 200 <= status < 300:
+        _refuse_challenge(resp, status, b"", current)  # its headers may say so (AWS WAF: 202)
         body = await read_body(resp, cap, str(current))
+        _refuse_challenge(resp, status, body, current)
         return FetchResult(
             url=str(current),
             status=status,
@@ -130,6 +133,12 @@ async def _step(
             last_modified=resp.headers.get("Last-Modified"),
             elapsed=time.monotonic() - started,
         )
+    if status in CHALLENGE_STATUSES:
+        try:  # only the start of an error page: enough to recognise a challenge
+            head = await read_body(resp, min(cap, 4 * SCAN_BYTES), str(current))
+        except FetchError:
+            head = b""
+        _refuse_challenge(resp, status, head, current)
     wait = None
     if status in _RETRY_AFTER_STATUSES:
         wait = retry_after(resp.headers.get("Retry-After"), now())
@@ -137,3 +146,15 @@ async def _step(
     if wait is not None:
         message += f" (retry after {secs(wait.total_seconds())})"
     raise FetchError("http", message, url=str(current), status=status, retry_after=wait)
+
+
+def _refuse_challenge(resp: aiohttp.ClientResponse, status: int, body: bytes, url: URL) -> None:
+    """A bot-protection page is a failure of its own kind, whatever its status: the source is
+    blocked (not broken), and the monitor never tries to pass the challenge."""
+    headers = {k.lower(): v for k, v in resp.headers.items()}
+    what = challenge(status, headers, body)
+    if what is not None:
+        raise FetchError(
+            "challenge", f"HTTP {status} from {url}: {what} (not bypassed)", url=str(url),
+            status=status,
+        )  # fmt: skip

@@ -107,6 +107,8 @@ class SourceConfig(Strict):
     crawl: CrawlConfig | None = None
     backfill: BackfillConfig | None = None
     enrich: bool = False  # fetch the article page once for relevant feed entries with short text
+    # A feed answering with a newest item older than this is stale; None: the source's rhythm.
+    stale_after: Seconds | None = None
 
     @field_validator("base_url")
     @classmethod

@@ -31,7 +31,7 @@ from monitor.config import Config, SourceConfig
 from monitor.flow import crawl_source, refresh_source
 from monitor.operate import telemetry
 from monitor.operate.clockwatch import ClockWatch
-from monitor.operate.health import collection_state, has_spider
+from monitor.operate.health import assess, collection_state, has_spider
 from monitor.operate.heartbeat import Heartbeat
 from monitor.operate.metrics import METRICS, Metrics, MetricsServer, default_metrics
 from monitor.operate.notices import HealthReporter
@@ -217,6 +217,7 @@ class Daemon:
             statuses = state.source_status(conn)
             latest = {sid: crawls.recent_listing_crawls(conn, sid, 1) for sid in configured}
             pending = deliveries.count_pending(conn)
+            telemetry.set_states(self.metrics, assess(conn, self.config, self.now()))
         for sid, st in statuses.items():
             if sid in configured and st.last_success_at is not None:
                 telemetry.set_last_success(self.metrics, sid, st.last_success_at)
@@ -261,6 +262,8 @@ class Daemon:
                 await asyncio.to_thread(self.reporter.check)
             except Exception:
                 log.exception("source health check crashed")
+            else:
+                telemetry.set_states(self.metrics, self.reporter.judged)
 
     async def _dispatch(self) -> None:
         try:

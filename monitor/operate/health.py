@@ -6,8 +6,16 @@ nothing; monitor/health_report.py records changes and tells the operator.
 Two judgements, on purpose different:
 - `state` (shown by `monitor status`) reacts at once: one failed poll makes a source "failing".
 - `alarm` (reported to the operator) waits until a problem persists, so a blip costs nobody a
-  message: failing for FAILING_POLLS polls in a row and at least FAILING_FOR; extraction broken
-  in the last BROKEN_CRAWLS crawls; silent as below. Otherwise "ok".
+  message: failing / unreachable / blocked feeds for FAILING_POLLS polls in a row and at least
+  FAILING_FOR; a crawl problem (failing, unreachable, blocked, extraction broken) in the last
+  BROKEN_CRAWLS crawls; stale and silent as below. Otherwise "ok".
+
+A failure is named for what happened: "failing" (HTTP errors, not a feed), "unreachable" (no
+connection: DNS, connect, timeout, TLS), "blocked" (a bot-protection challenge or robots.txt;
+never bypassed), "extraction broken" (listing pages read, but their layout gave nothing).
+
+Stale: a feed that answers but whose newest item is older than the source's `stale_after`
+(default: its silent_after below): a dead feed and a live one both answer 200.
 
 Silent: no new live article for longer than silent_after(), computed from the source's own rhythm
 (the median gap between the publication times of its newest articles) rather than one number for
@@ -43,12 +51,35 @@ SILENT_UNKNOWN = timedelta(days=7)  # rhythm not known yet (fewer than RHYTHM_MI
 RHYTHM_MIN = 6  # articles (5 gaps) needed before a median gap means anything
 SILENT_INTERVALS = 3  # and never before the source had this many chances to be collected
 
-ALARMS = ("ok", "failing", "extraction broken", "silent")
+ALARMS = ("ok", "failing", "unreachable", "blocked", "extraction broken", "stale", "silent")
 # What `monitor status` shows; the alarm the operator hears about is one of ALARMS.
 State = Literal[
-    "ok", "failing", "extraction broken", "silent", "never polled", "not collected", "disabled"
-]
-Alarm = Literal["ok", "failing", "extraction broken", "silent"]
+    "ok", "failing", "unreachable", "blocked", "extraction broken", "stale", "silent",
+    "never polled", "not collected", "disabled",
+]  # fmt: skip
+Alarm = Literal["ok", "failing", "unreachable", "blocked", "extraction broken", "stale", "silent"]
+
+NETWORK_ERRORS = frozenset({"dns", "connect", "timeout", "tls"})  # fetch error kinds: no answer
+# A crawl_run's problem_kind → the state it puts the source in (NULL: a row from before kinds).
+CRAWL_STATES: dict[str, Alarm] = {
+    "layout": "extraction broken",
+    "failing": "failing",
+    "unreachable": "unreachable",
+    "blocked": "blocked",
+}
+
+
+def feed_failure_state(kinds: set[str]) -> Alarm:
+    """blocked when every failing feed met a challenge, unreachable when none got an answer."""
+    if kinds and kinds <= {"challenge"}:
+        return "blocked"
+    if kinds and kinds <= NETWORK_ERRORS:
+        return "unreachable"
+    return "failing"
+
+
+def crawl_state(run: crawls.CrawlRun) -> Alarm:
+    return CRAWL_STATES.get(run.problem_kind or "layout", "extraction broken")
 
 
 def has_spider(source: SourceConfig) -> bool:
@@ -110,25 +141,48 @@ def rhythm(published: Sequence[datetime], interval_seconds: float) -> Rhythm:
 @dataclass(frozen=True)
 class SourceHealth:
     source: str
-    # ok | failing | extraction broken | silent | never polled | not collected | disabled
-    state: State
+    state: State  # see State
     alarm: Alarm | None  # None: not judged (see state)
     detail: str  # why the state is not ok ("" when it is)
     alarm_detail: str  # why the alarm is not ok: the text of the operator's notice
     last_new_at: datetime | None
     silent_after: timedelta | None
     median_gap: timedelta | None
+    stale_after: timedelta | None = None
 
 
 def span(delta: timedelta) -> str:
-    """A short human duration: 45 min, 14 h, 3.5 d."""
+    """A short human duration: 45 min, 14 h, 3.5 d, 4.2 y."""
     seconds = delta.total_seconds()
     if seconds < 3600:
         return f"{max(0, round(seconds / 60))} min"
     if seconds < 2 * 86400:
         return f"{seconds / 3600:.0f} h"
     days = seconds / 86400
+    if days >= 365:
+        return f"{days / 365.25:.1f} y"
     return f"{days:.0f} d" if days >= 10 or days.is_integer() else f"{days:.1f} d"
+
+
+def stale_after(source: SourceConfig, cadence: Rhythm) -> timedelta:
+    """How old a feed's newest item may be: `stale_after` from feeds.yaml, else silent_after."""
+    if source.stale_after is not None:
+        return timedelta(seconds=source.stale_after)
+    return cadence.silent_after
+
+
+def feed_staleness(
+    entries: int | None, newest: datetime | None, limit: timedelta, now: datetime
+) -> str | None:
+    """Why a feed that answered is stale ("lists no items", "newest item … old"), or None."""
+    if entries == 0:
+        return "lists no items"
+    if newest is not None and now - newest > limit:
+        return (
+            f"newest item from {_when(newest)} ({span(now - newest)} old; stale after "
+            f"{span(limit)})"
+        )
+    return None
 
 
 def _when(value: datetime) -> str:
@@ -153,8 +207,19 @@ def judge(
     failures = status.consecutive_failures if status is not None else 0
     last_success = status.last_success_at if status is not None else None
     latest_problem = listing_crawls[0].problem if listing_crawls else None
+    feeds = [f for f in (status.feeds if status else []) if f.url in source.feed_urls]
+    failed_kinds = {f.last_error_kind or "" for f in feeds if f.consecutive_failures}
 
     cadence = rhythm(output.published, collection_interval(source))
+    limit = stale_after(source, cadence)
+    stale = [
+        f"feed {f.url} {why}"
+        for f in feeds
+        if not f.consecutive_failures
+        and f.last_status in ("ok", "not_modified")
+        and (why := feed_staleness(f.last_entries, f.newest_item_at, limit, now))
+    ]
+    stale_detail = "; ".join(stale)
     reference = output.last_new_at or output.first_collected_at
     quiet_for = now - reference if reference is not None else None
     silent = quiet_for is not None and quiet_for > cadence.silent_after
@@ -184,9 +249,11 @@ def judge(
     state: State
     alarm: Alarm
     if failures:
-        state, detail = "failing", failing_detail
+        state, detail = feed_failure_state(failed_kinds), failing_detail
     elif latest_problem:
-        state, detail = "extraction broken", broken_detail
+        state, detail = crawl_state(listing_crawls[0]), broken_detail
+    elif stale:
+        state, detail = "stale", stale_detail
     elif silent:
         state, detail = "silent", silent_detail
     else:
@@ -196,12 +263,14 @@ def judge(
         last_success is None or now - last_success >= FAILING_FOR
     )
     if long_failing:
-        alarm, alarm_detail = "failing", failing_detail
+        alarm, alarm_detail = feed_failure_state(failed_kinds), failing_detail
     elif len(listing_crawls) >= BROKEN_CRAWLS and all(
         c.problem for c in listing_crawls[:BROKEN_CRAWLS]
     ):
-        alarm = "extraction broken"
+        alarm = crawl_state(listing_crawls[0])
         alarm_detail = f"the last {BROKEN_CRAWLS} crawls found a problem: {latest_problem}"
+    elif stale:
+        alarm, alarm_detail = "stale", stale_detail
     elif silent:
         alarm, alarm_detail = "silent", silent_detail
     else:
@@ -215,6 +284,7 @@ def judge(
         last_new_at=output.last_new_at,
         silent_after=cadence.silent_after,
         median_gap=cadence.median_gap,
+        stale_after=limit,
     )
 
 

@@ -216,6 +216,13 @@ def default_metrics() -> Metrics:
         labels=("source",),
     )
     m.describe(
+        "monitor_source_state",
+        "1 for the state `monitor status` gives the source (ok, failing, unreachable, blocked, "
+        "extraction broken, stale, silent, ...), 0 for the others.",
+        "gauge",
+        labels=("source", "state"),
+    )
+    m.describe(
         "monitor_scheduler_lag_seconds",
         "How late the scheduler ran its last job, in seconds.",
         "gauge",

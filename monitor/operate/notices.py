@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from monitor.clock import Clock
 from monitor.collect.retry import backoff
 from monitor.config import Config
-from monitor.operate.health import assess
+from monitor.operate.health import SourceHealth, assess
 from storage import health as store
 from storage.db import Database
 
@@ -28,6 +28,19 @@ RETRY_MAX = timedelta(hours=6)
 
 # Sends (title, body) to the operator; True when delivered (or nothing is configured to send to).
 Tell = Callable[[str, str], bool]
+
+# What each state asks of the operator, after the detail (deploy/README.md says more).
+WHAT_TO_DO = {
+    "failing": "The site answers its feeds or listing pages with errors.",
+    "unreachable": "No connection to the site (DNS, connect, timeout): check this host's "
+    "network and DNS; collection resumes by itself.",
+    "blocked": "The site answered with a bot-protection challenge, or robots.txt disallows the "
+    "pages. The monitor does not try to get past it and keeps asking at its usual pace.",
+    "extraction broken": "Pages are fetched, but their layout gives no articles: the spider's "
+    "selectors need updating.",
+    "stale": "The feed answers, but nothing new appears in it: it may be dead. "
+    "`monitor sources check` shows every feed's newest item.",
+}
 
 
 @dataclass(frozen=True)
@@ -51,11 +64,13 @@ class HealthReporter:
         self.tell = tell
         self.now = now
         self.names = {s.id: s.name for s in config.sources}
+        self.judged: dict[str, SourceHealth] = {}  # the last check's verdicts (for metrics)
 
     def check(self) -> list[Notice]:
         now = self.now()
         with self.db.read() as conn:
             judged = assess(conn, self.config, now)
+        self.judged = judged
         with self.db.write() as conn:
             rows = store.load(conn)
             for source_id, health in judged.items():
@@ -121,8 +136,8 @@ class HealthReporter:
                 f"{name} is ok again since {since}.\n"
                 f"You were told on {told} that it was {row.reported_state}.",
             )
-        return (
-            f"Source {name} is {row.state}",
-            f"{row.detail}\nState since {since}.\n"
-            "`monitor status` shows every source. You will be told once more when this changes.",
+        lines = [row.detail, WHAT_TO_DO.get(row.state, ""), f"State since {since}."]
+        lines.append(
+            "`monitor status` shows every source. You will be told once more when this changes."
         )
+        return f"Source {name} is {row.state}", "\n".join(line for line in lines if line)

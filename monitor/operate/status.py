@@ -52,11 +52,17 @@ def source_rows(db: Database, config: Config, now: datetime) -> list[dict[str, A
                 "consecutive_failures": st.consecutive_failures if st else 0,
                 "last_crawl": iso(last_crawl.started_at) if last_crawl else None,
                 "crawl_problem": last_crawl.problem if last_crawl else None,
+                "crawl_problem_kind": last_crawl.problem_kind if last_crawl else None,
                 "articles": totals.get(source.id, 0),
                 "articles_24h": recent.get(source.id, 0),
                 "last_new_article": iso(health.last_new_at),
                 "silent_after_hours": (
                     round(after.total_seconds() / 3600, 1) if after is not None else None
+                ),
+                "stale_after_hours": (
+                    round(health.stale_after.total_seconds() / 3600, 1)
+                    if health.stale_after is not None
+                    else None
                 ),
                 "operator_told": told.reported_state if told else None,
                 "feeds": [
@@ -65,6 +71,9 @@ def source_rows(db: Database, config: Config, now: datetime) -> list[dict[str, A
                         "last_status": f.last_status,
                         "consecutive_failures": f.consecutive_failures,
                         "last_error": f.last_error,
+                        "last_error_kind": f.last_error_kind,
+                        "entries": f.last_entries,
+                        "newest_item": iso(f.newest_item_at),
                         "next_fetch_at": iso(f.next_fetch_at),
                         "moved_to": f.moved_to,
                         "suspended": f.suspended_reason,

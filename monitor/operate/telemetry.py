@@ -8,10 +8,11 @@ themselves know nothing about metrics: they return reports, and the daemon hands
 from __future__ import annotations
 
 from datetime import datetime
+from typing import get_args
 
 from monitor.config import Config
 from monitor.deliver.dispatch import DispatchReport
-from monitor.operate.health import collection_state
+from monitor.operate.health import SourceHealth, State, collection_state
 from monitor.operate.metrics import Metrics
 from monitor.reports import CrawlReport, SourceReport
 
@@ -84,6 +85,17 @@ def record_crash(metrics: Metrics, source: str, kind: str) -> None:
 def record_dispatch(metrics: Metrics, report: DispatchReport) -> None:
     for (channel, result), count in sorted(report.by_channel.items()):
         metrics.inc("monitor_deliveries_total", count, channel=channel, result=result)
+
+
+def set_states(metrics: Metrics, judged: dict[str, SourceHealth]) -> None:
+    """monitor_source_state: 1 for each source's current state, 0 for every other state (so an
+    alert rule sees a state end as well as begin)."""
+    for source, health in judged.items():
+        for state in get_args(State):
+            metrics.set(
+                "monitor_source_state", 1 if state == health.state else 0, source=source,
+                state=state,
+            )  # fmt: skip
 
 
 def set_pending(metrics: Metrics, pending: int) -> None:

@@ -13,7 +13,10 @@ from tests.fixture_dates import FixtureClock
 from tests.processes import monitor
 
 MIRROR = {
-    "japantimes": {"/feed/": "japantimes_feed.xml", "/news/feed/": "japantimes_news_feed.xml"},
+    "japantimes": {
+        "/feed/topstories/": "japantimes_feed.xml",
+        "/news/feed/": "japantimes_news_feed.xml",
+    },
     "ddnews": {
         "/en/feed/": "ddnews_feed.xml",
         "/en/category/international/feed/": "ddnews_international_feed.xml",

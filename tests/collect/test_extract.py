@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,7 +47,9 @@ def test_every_fixture_is_labelled_synthetic() -> None:
     assert len(files) >= 18
     for path in files:
         first = path.read_text(encoding="utf-8").splitlines()[0]
-        assert first.startswith("<!-- SYNTHETIC: modeled on shared/research/sources.md §"), path
+        # "SYNTHETIC", and the evidence it follows: sources.md or sources-evidence.md and a section
+        assert first.startswith("<!-- SYNTHETIC"), path
+        assert re.search(r"sources(?:-evidence)?\.md §\d", first), path
     for path in PAGES.glob("*/expected.json"):
         assert json.loads(path.read_text("utf-8"))["synthetic"] is True
 

@@ -190,11 +190,14 @@ def test_a_missing_credentials_file_at_send_time_is_retried_and_told_once(
         cfg = config(tmp_path, feed_server, [smtp_server.url], credentials_file=str(creds),
                      operator=[operator.mail_url(to="ops@example.org")])  # fmt: skip
         db = tmp_path / "m.db"
-        feed_server.serve("/en/feed/", FEED.format(items=""))
+        # an item at baseline, so the feed is not "stale" for listing nothing
+        baseline = item(0, "Delhi weekly round-up", "N-1h")
+        feed_server.serve("/en/feed/", FEED.format(items=baseline))
         daemon = start(cfg, db, "run")
         try:
             wait_until(lambda: count(db, "SELECT count(*) FROM fetch_log") > 0)
-            feed_server.serve("/en/feed/", FEED.format(items=item(1, "Tokyo and New Delhi agree")))
+            news = item(1, "Tokyo and New Delhi agree")
+            feed_server.serve("/en/feed/", FEED.format(items=baseline + news))
             wait_until(lambda: count(db, "SELECT count(*) FROM delivery WHERE attempts >= 2") == 1)
             assert count(db, "SELECT count(*) FROM delivery WHERE state = 'sending'") == 0
             assert operator.wait_for(1) and "cannot be sent" in operator.messages[0]["Subject"]

@@ -19,7 +19,14 @@ from tests.processes import Stderr, count, start, stop, wait_until
 
 
 def feed(server: FeedServer, published: dict[int, datetime]) -> str:
-    entries = "".join(
+    """India–Japan stories published at these times, and an hour-old story about something else:
+    the feed is alive (not stale), only the India–Japan coverage stopped (silent)."""
+    other = datetime.now(UTC) - timedelta(hours=1)
+    entries = (
+        f"<item><title>Monsoon rains lash Kerala</title><link>{server.base_url}/weather/</link>"
+        f"<guid>{server.base_url}/weather/</guid><pubDate>{format_datetime(other)}</pubDate></item>"
+    )
+    entries += "".join(
         f"<item><title>{escape(f'India-Japan semiconductor talks, round {n}')}</title>"
         f"<link>{server.base_url}/story-{n}/</link><guid>{server.base_url}/story-{n}/</guid>"
         f"<description>Tokyo and New Delhi, round {n}.</description>"

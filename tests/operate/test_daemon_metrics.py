@@ -52,6 +52,7 @@ def test_metrics_and_healthz_of_a_running_daemon(
             return (
                 got.get('monitor_polls_total{outcome="ok",source="japantimes"}') == 1
                 and got.get('monitor_polls_total{outcome="error",source="ddnews"}') == 1
+                and got.get('monitor_source_state{source="ddnews",state="failing"}') == 1
             )
 
         wait_until(polled)
@@ -77,6 +78,10 @@ def test_metrics_and_healthz_of_a_running_daemon(
     assert 0 <= got["monitor_scheduler_heartbeat_age_seconds"] < 60
     assert 0 <= got["monitor_scheduler_lag_seconds"] < 5
     assert "# TYPE monitor_articles_total counter" in text
+    # One state per source is 1: what `monitor status` says.
+    assert got['monitor_source_state{source="japantimes",state="ok"}'] == 1
+    assert got['monitor_source_state{source="japantimes",state="stale"}'] == 0
+    assert got['monitor_source_state{source="ddnews",state="ok"}'] == 0
     # The daemon logged the same fetch error the metric counts.
     assert re.search(r"msg=\"feed failed\" source=ddnews .*kind=http", log.text)
 

@@ -322,3 +322,129 @@ def test_a_source_disabled_while_its_notice_is_owed_gets_none(
     clock.now += DAY
     assert health.check() == []
     assert smtp_server.messages == []
+
+
+FEED = "https://ddnews.gov.in/en/feed/"
+
+
+def poll_feed(
+    db: Database,
+    at: datetime,
+    *,
+    newest: datetime | None = None,
+    entries: int = 10,
+    not_modified: bool = False,
+    kind: str | None = None,
+) -> None:
+    """What a poll of DD's one feed leaves behind: a parsed body (entries, newest item), a 304,
+    or a failure of `kind`."""
+    with db.write() as conn:
+        state.sync_sources(conn, [("dd", "DD News", [FEED])])
+        if kind is None:
+            state.record_feed_success(
+                conn, FEED, now=at, http_status=304 if not_modified else 200,
+                not_modified=not_modified, etag=None, last_modified=None, entries=entries,
+                newest_item_at=newest,
+            )  # fmt: skip
+        else:
+            state.record_feed_failure(
+                conn, FEED, now=at, next_fetch_at=at, kind=kind, error=f"{kind} error",
+                http_status=403 if kind == "challenge" else None,
+            )  # fmt: skip
+        state.record_source_poll(
+            conn, "dd", now=at, error=f"{FEED}: {kind} error" if kind else None
+        )
+
+
+def test_a_feed_answering_with_only_old_items_is_stale_not_ok(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    db = open_db(tmp_path)
+    collect(db, config, every_12_hours(10, T0 - HOUR), T0)  # rhythm: stale after 3 days
+
+    def dd(now: datetime) -> tuple[str, str | None, str]:
+        with db.read() as conn:
+            h = assess(conn, config, now, only=["dd"])["dd"]
+        return h.state, h.alarm, h.detail
+
+    poll_feed(db, T0, newest=T0 - 2 * HOUR)
+    assert dd(T0)[:2] == ("ok", "ok")
+    # Frozen since long ago: 200, ten items, the newest a year old. Stale at once, and told.
+    poll_feed(db, T0 + HOUR, newest=T0 - 400 * DAY)
+    assert dd(T0 + HOUR) == (
+        "stale",
+        "stale",
+        f"feed {FEED} newest item from 2025-10-19 06:00 UTC (1.1 y old; stale after 3 d)",
+    )
+    poll_feed(db, T0 + 2 * HOUR, not_modified=True)  # a 304 keeps what the body held
+    assert dd(T0 + 2 * HOUR)[0] == "stale"
+    poll_feed(db, T0 + 3 * HOUR, entries=0)  # a feed without items tells nothing is published
+    assert dd(T0 + 3 * HOUR)[2] == f"feed {FEED} lists no items"
+    poll_feed(db, T0 + 4 * HOUR, newest=T0 + 3 * HOUR)
+    assert dd(T0 + 4 * HOUR)[:2] == ("ok", "ok")
+    # feeds.yaml's stale_after overrides the rhythm: 36 h.
+    data = yaml.safe_load((tmp_path / "feeds.yaml").read_text(encoding="utf-8"))
+    data["sources"][0]["stale_after"] = "36h"
+    (tmp_path / "feeds.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    config = load_config(tmp_path / "feeds.yaml").config
+    later = T0 + 3 * HOUR + 37 * HOUR
+    assert dd(later)[0] == "stale" and "stale after 36 h" in dd(later)[2]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("challenge", "blocked"), ("connect", "unreachable"), ("dns", "unreachable"),
+     ("http", "failing"), ("parse", "failing")],
+)  # fmt: skip
+def test_failing_feeds_are_named_for_what_happened(
+    tmp_path: Path, kind: str, expected: str
+) -> None:
+    config = make_config(tmp_path)
+    db = open_db(tmp_path)
+    collect(db, config, every_12_hours(10, T0 - HOUR), T0)
+    for n, at in enumerate((T0 + HOUR, T0 + 70 * MINUTE, T0 + 80 * MINUTE), start=1):
+        poll_feed(db, at, kind=kind)
+        with db.read() as conn:
+            h = assess(conn, config, at)["dd"]
+        assert (h.state, h.alarm) == (expected, expected if n == 3 else "ok")
+
+
+def test_crawl_problems_are_named_for_what_happened(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    db = open_db(tmp_path)
+    for i, (kind, expected) in enumerate(
+        [("blocked", "blocked"), ("unreachable", "unreachable"), ("failing", "failing"),
+         ("layout", "extraction broken"), (None, "extraction broken")]  # None: an older row
+    ):  # fmt: skip
+        at = T0 + i * DAY
+        with db.write() as conn:
+            for minutes in (0, 30):
+                crawls.record_crawl(
+                    conn, source_id="orf", started_at=at + minutes * MINUTE, listing_pages=0,
+                    responses=1, problem=f"{kind} problem", problem_kind=kind,
+                )  # fmt: skip
+        with db.read() as conn:
+            h = assess(conn, config, at + HOUR, only=["orf"])["orf"]
+        assert (h.state, h.alarm) == (expected, expected)
+
+
+def test_a_blocked_source_notice_says_it_is_not_bypassed(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = make_config(tmp_path, operator=[smtp_server.mail_url(to="ops@example.org")])
+    clock = Clock(T0)
+    db = open_db(tmp_path)
+    health = HealthReporter(
+        config, db, build(config, db, now=clock).dispatcher.tell_operator, now=clock
+    )
+    collect(db, config, every_12_hours(10, T0 - HOUR), T0)
+    health.check()
+    for minutes in (60, 70, 80):
+        clock.now = T0 + minutes * MINUTE
+        poll_feed(db, clock.now, kind="challenge")
+        health.check()
+    assert [str(m["Subject"]) for m in smtp_server.messages] == [
+        "[monitor] Source DD News (dd) is blocked"
+    ]
+    body = smtp_server.messages[0].get_body(("plain",))
+    assert body is not None
+    assert "does not try to get past it" in body.get_content()

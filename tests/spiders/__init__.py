@@ -69,7 +69,7 @@ def urls(requests: Iterable[Any]) -> list[str]:
 
 
 _CRAWL = """
-import json, sys
+import dataclasses, json, sys
 from datetime import UTC, datetime
 import scrapy
 from scrapy.crawler import AsyncCrawlerProcess
@@ -86,7 +86,7 @@ crawler.signals.connect(lambda item, response, spider: items.append(item.url),
 process.crawl(crawler, source=SourceConfig.model_validate(args["source"]),
               now=datetime.fromisoformat(args["now"]), max_pages=args["max_pages"])
 process.start()
-print(json.dumps({"items": items, "health": crawler.spider.health.__dict__,
+print(json.dumps({"items": items, "health": dataclasses.asdict(crawler.spider.health),
                   "problem": crawler.spider.layout_problem()}))
 """
 

@@ -64,12 +64,12 @@ def test_start_requests_every_listing_path() -> None:
 def test_pagination_only_when_max_pages_allows() -> None:
     s = spider(max_pages=2)
     requests = listing(s, "listing_tag_india_p1.html")
-    assert urls(requests) == [*P1_ARTICLES, BASE + "/tag/india/page/2/"]
+    assert urls(requests) == [*P1_ARTICLES, BASE + "/tag/india/?pgno=2"]
     nxt = requests[-1]
     assert nxt.callback == s.parse_listing
     assert nxt.meta["page_no"] == 2
     # page 2 links to page 3, but max_pages=2 stops there
-    requests = listing(s, "listing_tag_india_p2.html", BASE + "/tag/india/page/2/", page_no=2)
+    requests = listing(s, "listing_tag_india_p2.html", BASE + "/tag/india/?pgno=2", page_no=2)
     assert urls(requests) == P2_ARTICLES
     assert s.health.listing_pages == 2
 
@@ -93,8 +93,8 @@ def test_skip_url_is_respected() -> None:
 def test_never_follows_paywall_endpoints() -> None:
     s = spider(max_pages=5)
     html = page(OUTLET, "listing_tag_india_p1.html").replace(
-        '<link rel="next" href="/tag/india/page/2/">',
-        '<link rel="next" href="/ajax/getArticleContent/?data=eyJ4IjoxfQ">',
+        '<a class="next" href="?pgno=2">',
+        '<a class="next" href="/ajax/getArticleContent/?data=eyJ4IjoxfQ">',
     )
     requests = list(s.parse_listing(response(LISTING, html, page_no=1)))
     assert not any("/ajax/" in u for u in urls(requests))
@@ -204,16 +204,32 @@ def test_redirect_away_from_an_article_is_not_stored() -> None:
     assert s.layout_problem() is not None
 
 
-def test_history_pages_follow_search_pgno_and_tag_paging() -> None:
+def test_every_listing_pages_with_pgno() -> None:
+    """Current listings and search page ?pgno=N (sources-evidence.md §1.2), never /page/N/."""
     s = spider()
     search = BASE + "/search?query=India&section=all&content=all&qsort=newest"
     bare = "<html><body><div class='search-results'></div></body></html>"
     assert s.next_page_url(response(search, bare), 1) == search + "&pgno=2"
     assert s.next_page_url(response(search + "&pgno=7", bare), 7) == search + "&pgno=8"
-    tag = BASE + "/tag/india/page/3/"
-    assert s.next_page_url(response(tag, bare), 3) == BASE + "/tag/india/page/4/"
-    linked = "<html><head><link rel='next' href='/tag/india/p/9'></head></html>"
-    assert s.next_page_url(response(tag, linked), 3) == BASE + "/tag/india/p/9"
+    tag = BASE + "/tag/india/?pgno=3"
+    assert s.next_page_url(response(tag, bare), 3) == BASE + "/tag/india/?pgno=4"
+    # both slash forms of the stored author pages
+    author = BASE + "/author/321/brahma-chellaney"
+    assert s.next_page_url(response(author, bare), 1) == author + "?pgno=2"
+    assert s.next_page_url(response(author + "/?pgno=12", bare), 12) == author + "/?pgno=13"
+    linked = "<html><head><link rel='next' href='/tag/india/?pgno=9'></head></html>"
+    assert s.next_page_url(response(tag, linked), 3) == BASE + "/tag/india/?pgno=9"
+
+
+def test_search_results_and_2022_design_pages_are_read() -> None:
+    s = spider()
+    search = expected(OUTLET)["listings"]["listing_search_p1.html"]
+    requests = listing(s, "listing_search_p1.html", BASE + search["path"])
+    assert urls(requests) == [BASE + p for p in search["links"]]
+    old = expected(OUTLET)["pages"]["article_2022_design.html"]
+    a = _article("article_2022_design.html", old["path"])
+    assert a.title == old["title"] and a.author == "Rajiv Menon"
+    assert "Tweet" not in a.text
 
 
 def test_url_date_is_a_hint_before_fetching() -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from monitor.article import Article
 from monitor.clock import Clock
 from monitor.collect.canonical import url_hash
+from monitor.collect.crawl.failures import CrawlProblem, crawl_problem
 from monitor.collect.crawl.items import SINK
 from monitor.collect.crawl.middleware import install_guard
 from monitor.collect.crawl.settings import scrapy_settings
@@ -134,6 +135,7 @@ class CrawlRunner:
     ) -> CrawlReport:
         health = getattr(crawler.spider, "health", None)
         stats = crawler.stats.get_stats() if crawler.stats else {}
+        problem = self._problem(crawler.spider, article_urls, stats)
         return CrawlReport(
             source=source.id,
             started_at=started,
@@ -149,19 +151,31 @@ class CrawlRunner:
             errors=int(stats.get("log_count/ERROR", 0))
             + int(stats.get("downloader/exception_count", 0)),
             finish_reason=stats.get("finish_reason"),
-            problem=self._problem(crawler.spider, article_urls, stats),
+            problem=problem.text if problem else None,
+            problem_kind=problem.kind if problem else None,
         )
 
     def _problem(
         self, spider: Any, article_urls: list[str] | None, stats: dict[str, Any]
-    ) -> str | None:
+    ) -> CrawlProblem | None:
         if article_urls is not None:
             return None  # an enrichment fetch has no listing pages to judge the layout by
+        health = getattr(spider, "health", None)
+        if health is not None:
+            # Failed requests first: a listing answered by 503s or a challenge is not a layout.
+            failed = crawl_problem(spider.name, health)
+            if failed is not None:
+                return failed
         layout = getattr(spider, "layout_problem", None)
         problem = layout() if callable(layout) else None
-        if problem is None and int(stats.get("response_received_count", 0)) == 0:
-            return "no page could be fetched (see the fetch errors in the log)"
-        return problem
+        if problem is not None:
+            return CrawlProblem("layout", problem)
+        # robots.txt is a response too: only a parsed listing page counts as fetched.
+        if not getattr(health, "listing_pages", 0):
+            return CrawlProblem(
+                "unreachable", "no listing page could be fetched (see the fetch errors in the log)"
+            )
+        return None
 
     def _skip_function(self, source: SourceConfig) -> Callable[[list[str]], set[str]]:
         """Of a listing page's article URLs, those the spider need not fetch: already known with
@@ -199,6 +213,7 @@ class CrawlRunner:
                 errors=report.errors,
                 finish_reason=report.finish_reason,
                 problem=report.problem,
+                problem_kind=report.problem_kind,
             )
 
     async def stop(self) -> None:
