@@ -12,12 +12,15 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from monitor.article import Article, IngestMode
+from monitor.collect import entries
 from monitor.collect.errors import FetchError
-from monitor.collect.parse import FeedParseError, parse_feed
+from monitor.collect.parse import FeedParseError, ParsedFeed, parse_new
 from monitor.collect.redirects import FetchResult
 from monitor.collect.retry import next_attempt
 from monitor.config import SourceConfig
@@ -52,8 +55,9 @@ async def refresh_feed(
             report = FeedReport(url, "not_modified", http_status=fetched.status)
         else:  # parse → ingest, in one worker thread: the loop stays free for other feeds
             report = await asyncio.to_thread(
-                parse_and_ingest, app, source, url, fetched, started, baseline
-            )
+                parse_and_ingest, app, source, url, fetched, started, baseline,
+                feed.entry_records,
+            )  # fmt: skip
         await asyncio.to_thread(_feed_succeeded, app, url, fetched, report, started)
     except (FetchError, FeedParseError) as exc:
         report = _failed(url, exc)
@@ -82,20 +86,49 @@ def parse_and_ingest(
     fetched: FetchResult,
     now: datetime,
     baseline: datetime | None,
+    previous: bytes | None = None,
 ) -> FeedReport:
-    """parse → ingest for one fetched feed body."""
-    parsed = parse_feed(
+    """parse → ingest for one fetched feed body. The entries its last body also held are
+    recognised before parsing (`previous`: their records), so the cost is what is new."""
+    incremental = app.config.fetch.incremental  # off: every body parsed whole
+    parsed = parse_new(
         fetched.body, source_id=source.id, feed_url=fetched.url, now=now,
         content_type=fetched.content_type, language=source.language,
+        context=app.judge.signature, previous=previous if incremental else None,
     )  # fmt: skip
     if parsed.warning:
         log.info("malformed feed recovered", extra={"feed": url, "detail": parsed.warning})
     outcome = ingest(app, source.id, parsed.articles, now, baseline=baseline)
+    seen_again = Counter(r.kind for r in parsed.recognised)
     return FeedReport(
-        url, "ok", entries=outcome.entries + parsed.skipped, new=len(outcome.new),
-        duplicate=outcome.duplicate, irrelevant=outcome.irrelevant, http_status=fetched.status,
-        warning=parsed.warning, newest_at=parsed.newest, new_articles=outcome.new,
+        url, "ok", entries=outcome.entries + parsed.skipped + len(parsed.recognised),
+        new=len(outcome.new), duplicate=outcome.duplicate + seen_again[entries.DUPLICATE],
+        irrelevant=outcome.irrelevant + seen_again[entries.IRRELEVANT],
+        http_status=fetched.status, warning=parsed.warning, newest_at=parsed.newest,
+        recognised=len(parsed.recognised), new_articles=outcome.new,
+        entry_records=_settled(parsed, outcome) if incremental else None,
     )  # fmt: skip
+
+
+def _settled(parsed: ParsedFeed, outcome: Outcome) -> bytes | None:
+    """The records to recognise this body's entries by next time: every entry whose articles
+    got their verdict, with what a whole parse would count it as (the first entry with a link
+    takes its verdict; a later one with the same link is a repeat)."""
+    if parsed.read is None:
+        return None
+    irrelevant = {entries.short_hash(k) for k in outcome.irrelevant_keys}
+    pending = {entries.short_hash(k) for k in outcome.pending}
+    records, taken = list(parsed.recognised), {r.key for r in parsed.recognised}
+    for record, article in parsed.read:
+        if article is not None:
+            if record.key in pending:
+                continue  # judged on its page later: read it again until then
+            first = record.key not in taken
+            taken.add(record.key)
+            kind = entries.IRRELEVANT if first and record.key in irrelevant else entries.DUPLICATE
+            record = replace(record, kind=kind)
+        records.append(record)
+    return entries.dump(records)
 
 
 def ingest(
@@ -140,6 +173,7 @@ def ingest(
         duplicate=batch.duplicate + len(same_story),
         irrelevant=batch.skipped + len(batch.irrelevant),
         updated=len(batch.fuller),
+        irrelevant_keys=set(batch.irrelevant) | batch.passed,
     )
 
 
@@ -271,7 +305,7 @@ def _feed_succeeded(
         state.record_feed_success(
             conn, url, now=now, http_status=fetched.status, not_modified=fetched.not_modified,
             etag=fetched.etag, last_modified=fetched.last_modified, entries=report.entries,
-            newest_item_at=report.newest_at,
+            newest_item_at=report.newest_at, entry_records=report.entry_records,
         )  # fmt: skip
 
 

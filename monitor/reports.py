@@ -26,6 +26,8 @@ class Outcome:
     duplicate: int = 0
     irrelevant: int = 0
     updated: int = 0  # stored articles that received a fuller text (also counted as duplicate)
+    irrelevant_keys: set[str] = field(default_factory=set, repr=False)  # counted as irrelevant
+    pending: set[str] = field(default_factory=set, repr=False)  # keys without a verdict yet
 
     def add(self, other: Outcome) -> None:
         self.entries += other.entries
@@ -33,6 +35,8 @@ class Outcome:
         self.duplicate += other.duplicate
         self.irrelevant += other.irrelevant
         self.updated += other.updated
+        self.irrelevant_keys |= other.irrelevant_keys
+        self.pending |= other.pending
 
 
 @dataclass
@@ -48,10 +52,13 @@ class FeedReport:
     error_kind: FetchErrorKind | str | None = None  # a fetch error kind, or "parse"
     warning: str | None = None
     newest_at: datetime | None = None  # the feed's newest dated item (staleness)
+    recognised: int = 0  # entries the last body also held: not parsed again
     new_articles: list[tuple[int, Article]] = field(default_factory=list, repr=False)
+    entry_records: bytes | None = field(default=None, repr=False)  # kept for the next body
 
     def to_json(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "new_articles"}
+        hidden = ("new_articles", "entry_records")
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
         data["newest_at"] = _iso(self.newest_at)
         return data
 

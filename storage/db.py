@@ -3,13 +3,17 @@
 Reads: the database URL. Writes: the schema (tables, FTS5 index and its triggers) on first start.
 Every write transaction on SQLite starts with BEGIN IMMEDIATE: a deferred read-then-write
 transaction fails at once with "database is locked" when another process wrote in between.
+Within a process the writers take turns on a lock first, so SQLite's busy timeout only ever
+covers other processes: however slow the machine, no thread's write times out behind another's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,11 +95,17 @@ class DaemonRunning(RuntimeError):
     """Another `monitor run` holds this SQLite database; str() says which process."""
 
 
+class NestedWrite(RuntimeError):
+    """A write transaction opened inside another on the same thread: it would wait for itself."""
+
+
 class Database:
     """The engine plus the two ways in: read() and write() transactions."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._writer = threading.Lock()  # one write transaction at a time in this process
+        self._writing = threading.local()
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
@@ -164,7 +174,12 @@ class Database:
         article with its deliveries, a claim, a "sent" mark) that would mean an alert repeated,
         so those writes pay the ~1 ms sync (bench/durability_bench.py) and the rest do not.
         """
-        with self.engine.connect() as conn:
+        if getattr(self._writing, "active", False):
+            raise NestedWrite("a write transaction inside another one on the same thread")
+        # PostgreSQL lets writers of different rows proceed together; SQLite has one writer.
+        turn = self._writer if self.is_sqlite else contextlib.nullcontext()
+        with turn, self.engine.connect() as conn:
+            self._writing.active = True
             conn.execution_options(monitor_write=True)
             raw: Any = conn.connection.driver_connection if durable and self.is_sqlite else None
             if raw is not None:
@@ -173,6 +188,7 @@ class Database:
                 with conn.begin():
                     yield conn
             finally:
+                self._writing.active = False
                 if raw is not None:
                     raw.execute("PRAGMA synchronous=NORMAL")
 

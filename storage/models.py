@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Table,
     UniqueConstraint,
 )
@@ -93,6 +94,9 @@ class Feed(SQLModel, table=True):
     # What the last body that parsed held: a feed answering 200 whose newest item is old is stale.
     last_entries: int | None = None
     newest_item_at: datetime | None = _ts()
+    # What each entry of the last body that parsed was (monitor/collect/entries.py records):
+    # those entries are recognised in the next body instead of being parsed again.
+    entry_records: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
 
 
 class ArticleRow(SQLModel, table=True):

@@ -25,6 +25,7 @@ class FeedState:
     next_fetch_at: datetime | None
     moved_to: str | None = None
     suspended_reason: str | None = None
+    entry_records: bytes | None = None
 
 
 def sync_sources(
@@ -51,6 +52,7 @@ def feed_state(conn: Connection, url: str) -> FeedState:
         url, row["etag"], row["last_modified"], row["consecutive_failures"],
         row["next_fetch_at"], row["moved_to"],
         row["suspended_reason"] if row["suspended_at"] is not None else None,
+        row["entry_records"],
     )  # fmt: skip
 
 
@@ -101,6 +103,7 @@ def record_feed_success(
     last_modified: str | None,
     entries: int | None = None,
     newest_item_at: datetime | None = None,
+    entry_records: bytes | None = None,
 ) -> None:
     """A fetch that gave a feed (or a 304). `entries` / `newest_item_at`: what a parsed body
     held (a 304 keeps the previous values: the feed did not change)."""
@@ -121,6 +124,7 @@ def record_feed_success(
     if not not_modified:
         values["last_entries"] = entries
         values["newest_item_at"] = newest_item_at
+        values["entry_records"] = entry_records
     conn.execute(update(table).where(table.c.url == url).values(**values))
 
 

@@ -40,6 +40,9 @@ class FetchConfig(Strict):
     # A feed failing this many polls in a row is suspended until `monitor feeds resume` (0: never;
     # an HTTP 410 Gone suspends it at once).
     suspend_after_failures: int = Field(default=0, ge=0, le=100_000)
+    # A changed feed's entries that its last body also held (byte for byte) are recognised
+    # and not parsed again; false: every changed feed is parsed whole.
+    incremental: bool = True
 
 
 def _site_paths(paths: list[str], what: str) -> list[str]:

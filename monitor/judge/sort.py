@@ -33,6 +33,7 @@ class Batch:
     fuller: list[tuple[int, Article]] = field(default_factory=list)  # stored, now fuller text
     duplicate: int = 0  # repeats in the batch and keys storage already holds
     skipped: int = 0  # excluded by URL, or known irrelevant
+    passed: set[str] = field(default_factory=set)  # the keys of those skipped
 
 
 class Judge:
@@ -53,6 +54,15 @@ class Judge:
         self.rules_hash = hashlib.sha256(
             json.dumps(relevance.model_dump(), sort_keys=True).encode()
         ).hexdigest()[:16]
+        # Everything that decides what an entry becomes: part of each entry's digest
+        # (collect/entries.py), so editing any of it has every entry read again.
+        self.signature = hashlib.sha256(
+            json.dumps(
+                [config.model_dump(include={"relevance", "sectors"}),
+                 {s.id: s.exclude_urls for s in config.sources}],
+                sort_keys=True, default=str,
+            ).encode()
+        ).digest()  # fmt: skip
         self.exclude = {
             s.id: [re.compile(p) for p in s.exclude_urls] for s in config.sources if s.exclude_urls
         }
@@ -78,6 +88,7 @@ class Judge:
         for article in articles:
             if any(p.search(article.url) for p in excluded):
                 batch.skipped += 1
+                batch.passed.add(url_hash(article.url))
             elif (key := url_hash(article.url)) in batch.keyed:
                 batch.duplicate += 1  # the same link twice in one batch
             else:
@@ -96,6 +107,7 @@ class Judge:
                 batch.duplicate += 1
             elif key in known.irrelevant and (known.irrelevant[key] or not article.text):
                 batch.skipped += 1
+                batch.passed.add(key)
             elif self.judge(article):
                 batch.relevant[key] = article
             else:
