@@ -11,11 +11,9 @@ import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-
-from aiohttp.abc import AbstractResolver
+from typing import TYPE_CHECKING
 
 from monitor.clock import Clock, utcnow
-from monitor.collect.crawl.runner import CrawlRunner
 from monitor.collect.fetch import Fetcher
 from monitor.config import Config
 from monitor.deliver.channel import Timeouts, send
@@ -25,6 +23,11 @@ from monitor.judge.sort import Judge
 from spiders import SPIDER_NAMES
 from storage import sources as state
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from aiohttp.abc import AbstractResolver
+
+    from monitor.collect.crawl.runner import CrawlRunner
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ def build(
     alerts = Alerts(config)
     crawler = None
     if spiders and any(s.enabled and s.id in SPIDER_NAMES for s in config.sources):
+        from monitor.collect.crawl.runner import CrawlRunner  # Scrapy and Twisted: only now
+
         crawler = CrawlRunner(config, db, judge.rules_hash, now=now, download_delay=download_delay)
     return App(
         config=config,

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.article import Article, FeedOutcome
-from monitor.collect.errors import FetchErrorKind
+
+if TYPE_CHECKING:
+    from monitor.collect.errors import FetchErrorKind
 
 
 def _iso(value: datetime | None) -> str | None:

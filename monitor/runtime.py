@@ -6,6 +6,7 @@ twisted.internet.reactor; feed polls, crawls and dispatch then share one loop.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -22,9 +23,12 @@ def install_reactor() -> None:
         scrapy_install(REACTOR)
 
 
-def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run_async(main: Callable[[], Coroutine[Any, Any, T]], *, spiders: bool = True) -> T:
     """Run a coroutine on the asyncio loop driven by Twisted's reactor (asyncio.run() would not
-    drive Scrapy's downloads: with the reactor installed they silently never complete)."""
+    drive Scrapy's downloads: with the reactor installed they silently never complete).
+    spiders=False: no page will be crawled, so plain asyncio, without importing Scrapy."""
+    if not spiders:
+        return asyncio.run(main())
     install_reactor()
     from scrapy.utils.defer import deferred_from_coro
     from twisted.internet import reactor as installed

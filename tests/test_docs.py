@@ -21,7 +21,10 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 def commands(group: click.Group, prefix: str = "monitor") -> list[str]:
     out = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # every command, loaded or not yet
+        command = group.get_command(ctx, name)
+        assert command is not None, f"{prefix} {name}: listed but not found"
         path = f"{prefix} {name}"
         if isinstance(command, click.Group):
             out += commands(command, path)

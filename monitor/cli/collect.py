@@ -78,7 +78,7 @@ def poll(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
         async with open_app(loaded.config, db, spiders=enrich) as app:
             return await poll_once(app, selected)
 
-    result = run_async(go)
+    result = run_async(go, spiders=enrich)
     if as_json:
         print_json(_poll_json(result))
     else:

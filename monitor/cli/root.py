@@ -1,23 +1,83 @@
 """The `monitor` group: global options, the context every command gets, shared option parsing.
 
 Reads: --config / MONITOR_CONFIG and --db / MONITOR_DB. Writes: config errors to stderr.
+A command's module is imported only when that command runs: `monitor --help` loads click alone,
+`monitor status` never loads Scrapy, aiohttp or Apprise.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from monitor import __version__
-from monitor.config import Config, ConfigError, LoadedConfig, SourceConfig, load_config
-from monitor.operate.logs import setup_logging
-from storage.db import Database, DatabaseProblem, resolve_db_url, sqlite_path
+
+if TYPE_CHECKING:
+    from monitor.config import Config, LoadedConfig, SourceConfig
+    from storage.db import Database
 
 EXIT_CONFIG = 2
+
+# Command → (the modules of monitor.cli that define it and its subcommands, its line in
+# `monitor --help`). tests/cli/test_startup.py checks these lines against the commands' own.
+COMMANDS: Mapping[str, tuple[tuple[str, ...], str]] = {
+    "alerts": (("admin", "read"), "Alert deliveries: send a test message, read the delivery log."),
+    "articles": (("read",), "List stored articles, newest first, with their sectors and why "
+                 "they matched."),
+    "backfill": (("collect",), "Fill history from each outlet's archive pages, newest to oldest."),
+    "backup": (("admin",), "Write a consistent, verified copy of the database to DEST (SQLite)."),
+    "check-config": (("admin",), "Validate feeds.yaml and print a summary (exit 2 with "
+                     "file:line: key: problem on error)."),
+    "crawl": (("collect",), "Run one source's spider now (its listing pages), store what it "
+              "finds, then exit."),
+    "feeds": (("admin",), "Feeds the monitor stopped fetching (gone, or failing too long)."),
+    "poll": (("collect",), "Poll sources once now, then exit (1 if any feed failed)."),
+    "rules": (("read",), "Keyword rules: try a rule on stored articles before subscribing to it."),
+    "run": (("collect",), "Run the daemon: poll every source on its interval until SIGTERM or "
+            "Ctrl-C."),
+    "sources": (("sources",), "The outlets themselves: check that collecting them works."),
+    "status": (("read",), "Per source: state, last success, last error, failures, articles "
+               "stored."),
+}  # fmt: skip
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when one of them is asked for, not before."""
+
+    def __init__(
+        self, *args: Any, lazy: Mapping[str, tuple[tuple[str, ...], str]], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        for module in self.lazy.get(cmd_name, ((),))[0]:
+            importlib.import_module(f"monitor.cli.{module}")  # its decorators register it
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            # A stand-in with the listed help shortens it exactly as the command itself would.
+            command = click.Command(name, help=self.lazy[name][1]) if name in self.lazy else None
+            line = (command or self.commands[name]).get_short_help_str(limit)
+            rows.append((name, line))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @dataclass
@@ -26,6 +86,8 @@ class Context:
     db_url: str | None
 
     def load(self) -> LoadedConfig:
+        from monitor.config import ConfigError, load_config
+
         try:
             return load_config(self.config_path)
         except ConfigError as exc:
@@ -37,6 +99,8 @@ class Context:
         """The database, its schema checked (and created, or upgraded); every problem opening
         it is a clear error, exit 2. create=False: commands that only read never make a new
         file at a mistyped path."""
+        from storage.db import Database, DatabaseProblem, resolve_db_url, sqlite_path
+
         try:
             url = resolve_db_url(self.db_url)
             path = sqlite_path(url)
@@ -93,7 +157,7 @@ def parse_since(value: str, now: datetime, param: str = "--since") -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="monitor")
 @click.option(
     "--config",
@@ -132,6 +196,8 @@ def cli(
     ctx: click.Context, config_path: str, db_url: str | None, log_level: str, log_format: str
 ) -> None:
     """India–Japan News Monitor: watches The Japan Times, DD News and ORF for India–Japan news."""
+    from monitor.operate.logs import setup_logging
+
     setup_logging(log_level, log_format)
     ctx.obj = Context(config_path, db_url)
 
