@@ -16,9 +16,10 @@ from monitor.article import Article
 from monitor.collect.canonical import url_hash
 from monitor.config import Config
 from monitor.judge.dedup import drop_ambiguous_guids, fingerprint
-from monitor.judge.relevance import BILATERAL, INDIA, JAPAN, assess
-from monitor.judge.tag import sector_group, tag
+from monitor.judge.relevance import MODEL_VERSION, Verdict, assess, groups
+from monitor.judge.tag import Tags, sector_groups, tag
 from monitor.judge.terms import TermMatcher
+from monitor.judge.text import read
 from storage.articles import Known
 
 
@@ -40,33 +41,59 @@ class Judge:
 
     def __init__(self, config: Config) -> None:
         relevance = config.relevance
-        groups: dict[str, list[str]] = {
-            INDIA: relevance.india,
-            JAPAN: relevance.japan,
-            BILATERAL: relevance.bilateral,
-        }
+        terms = groups(
+            india=relevance.india,
+            japan=relevance.japan,
+            bilateral=relevance.bilateral,
+            others=relevance.others,
+            false_friends=relevance.false_friends,
+            false_friend_contexts=relevance.false_friend_contexts,
+            relation=relevance.relation,
+            descriptors=relevance.descriptors,
+            comparison=relevance.comparison,
+            lists=relevance.lists,
+            sport=relevance.sport,
+        )
         for name, sector in config.sectors.items():
-            groups[sector_group(name)] = sector.terms
-        self.matcher = TermMatcher(groups)
+            terms.update(sector_groups(name, sector))
+        self.matcher = TermMatcher(terms)
         self.near_words = relevance.near_words
-        # Irrelevant verdicts are remembered per rule set: editing the terms re-opens them.
+        # Irrelevant verdicts are remembered per rule set: editing the terms, or a new model,
+        # re-opens them.
         self.rules_hash = hashlib.sha256(
-            json.dumps(relevance.model_dump(), sort_keys=True).encode()
+            json.dumps({"model": MODEL_VERSION, **relevance.model_dump()}, sort_keys=True).encode()
         ).hexdigest()[:16]
         self.exclude = {
             s.id: [re.compile(p) for p in s.exclude_urls] for s in config.sources if s.exclude_urls
         }
+        self.enrich = frozenset(s.id for s in config.sources if s.enrich)
+
+    def assess(self, article: Article, *, tags: bool = True) -> tuple[Verdict, Tags]:
+        """The verdict and (unless `tags` is false) the sector tags of one article, without
+        recording them."""
+        sentences = read(article.title, article.summary, article.text)
+        texts, hits = self.matcher.scan((s.field, s.raw) for s in sentences)
+        verdict = assess(sentences, texts, hits, self.near_words)
+        if not tags and not verdict.relevant:
+            return verdict, Tags()
+        return verdict, tag(sentences, texts, hits)
 
     def judge(self, article: Article) -> bool:
         """Relevance and sector tags for one article, recorded on it; True when relevant."""
-        hits = self.matcher.find(
-            (("title", article.title), ("summary", article.summary), ("text", article.text))
-        )
-        verdict = assess(hits, self.near_words)
+        verdict, tags = self.assess(article, tags=False)  # irrelevant ones are not tagged
         article.relevance = verdict.score
         article.relevance_reason = verdict.reason
+        article.sectors = {}
         if verdict.relevant:
-            article.sectors = tag(hits)
+            article.sectors = tags.sectors
+            article.relevance_reason.update(
+                primary_sector=tags.primary,
+                sector_evidence=tags.evidence,
+            )
+            if tags.ignored:
+                article.relevance_reason["sector_senses"] = (
+                    f"read in another sense: {', '.join(map(repr, tags.ignored))}"
+                )
             article.fingerprint = fingerprint(article) or ""
         return verdict.relevant
 
