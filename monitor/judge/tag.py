@@ -4,7 +4,7 @@ Reads: an article's sentences (judge/text.py) and the term hits of the sector gr
 `sectors:`). Writes: nothing.
 
 A sector is tagged when the article is about it, not when one of its words appears: a term in
-the title or the lede, or in two sentences of the body. A sector named only in an enumeration of
+the title or the lede, or in two sentences of the body (one, when the body is three sentences). A sector named only in an enumeration of
 three sectors or more ("semiconductors, clean energy and skill development") counts half. A term
 inside one of the sector's `false_friends` ("potato chips") or in a sentence with one of its
 `not_with` words ("snack") is another sense.
@@ -24,6 +24,7 @@ FALSE_FRIEND_PREFIX = "sector-false-friend:"
 NOT_WITH_PREFIX = "sector-not-with:"
 
 WEIGHTS = {"title": 3.0, "lede": 2.0, "body": 1.0}
+SHORT_BODY = 6  # in a body of fewer sentences, one sentence is a larger share: it weighs more
 TAG_AT = 2.0  # points a sector needs to be tagged
 CROWDED = 3  # sectors named in one sentence that make it a list of topics
 TERM_BONUS = 0.5  # per further distinct term, at most MAX_TERM_BONUS
@@ -90,6 +91,8 @@ def tag(sentences: list[Sentence], texts: list[str], hits: list[Hit]) -> Tags:
             by_part.setdefault(hit.part, []).append(hit)
     found: dict[str, _Sector] = {}
     ignored: set[str] = set()
+    body = sum(1 for s in sentences if s.field != "title")
+    weights = dict(WEIGHTS, body=min(WEIGHTS["lede"], max(1.0, SHORT_BODY / max(body, 1))))
     for part, part_hits in sorted(by_part.items()):
         sentence = sentences[part]
         where = "title" if sentence.field == "title" else "lede" if sentence.lede else "body"
@@ -116,7 +119,7 @@ def tag(sentences: list[Sentence], texts: list[str], hits: list[Hit]) -> Tags:
         listed = _enumerated(here_hits, texts[part])
         for name, terms in here.items():
             sector = found.setdefault(name, _Sector())
-            sector.points += WEIGHTS[where] * (0.5 if name in listed else 1.0)
+            sector.points += weights[where] * (0.5 if name in listed else 1.0)
             sector.first = min(sector.first, part)
             for term in terms:
                 places = sector.terms.setdefault(term, [])
