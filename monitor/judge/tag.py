@@ -4,10 +4,10 @@ Reads: an article's sentences (judge/text.py) and the term hits of the sector gr
 `sectors:`). Writes: nothing.
 
 A sector is tagged when the article is about it, not when one of its words appears: a term in
-the title or the lede, or in two sentences of the body (one, when the body is three sentences). A sector named only in an enumeration of
-three sectors or more ("semiconductors, clean energy and skill development") counts half. A term
-inside one of the sector's `false_friends` ("potato chips") or in a sentence with one of its
-`not_with` words ("snack") is another sense.
+the title or the lede, or in two sentences of the body (one, when the body is three sentences).
+A sector named only in an enumeration of three sectors or more ("semiconductors, clean energy
+and skill development") counts half. A term inside one of the sector's `false_friends` ("potato
+chips") or in a sentence with one of its `not_with` words ("snack") is another sense.
 """
 
 from __future__ import annotations
