@@ -22,6 +22,9 @@ class Outcome:
     duplicate: int = 0
     irrelevant: int = 0
     updated: int = 0  # stored articles that received a fuller text (also counted as duplicate)
+    # entries not relevant on their short feed text whose page is to be read before the verdict
+    # (counted as irrelevant until then)
+    to_enrich: list[str] = field(default_factory=list)
 
     def add(self, other: Outcome) -> None:
         self.entries += other.entries
@@ -29,6 +32,7 @@ class Outcome:
         self.duplicate += other.duplicate
         self.irrelevant += other.irrelevant
         self.updated += other.updated
+        self.to_enrich += other.to_enrich
 
 
 @dataclass
@@ -44,9 +48,11 @@ class FeedReport:
     error_kind: FetchErrorKind | str | None = None  # a fetch error kind, or "parse"
     warning: str | None = None
     new_articles: list[tuple[int, Article]] = field(default_factory=list, repr=False)
+    enrich: list[str] = field(default_factory=list, repr=False)  # Outcome.to_enrich
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "new_articles"}
+        hidden = ("new_articles", "enrich")
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
 
 
 @dataclass
@@ -54,6 +60,7 @@ class SourceReport:
     source: str
     feeds: list[FeedReport] = field(default_factory=list)
     enriched: int = 0  # new articles whose page gave a fuller text
+    found_on_page: int = 0  # entries not relevant on their feed text, relevant on their page
 
     def total(self, name: str) -> int:
         return sum(int(getattr(f, name)) for f in self.feeds)
@@ -78,6 +85,7 @@ class SourceReport:
             "irrelevant": self.total("irrelevant"),
             "errors": self.count("error"),
             "enriched": self.enriched,
+            "found_on_page": self.found_on_page,
             "error": self.error,
             "feeds": [feed.to_json() for feed in self.feeds],
         }

@@ -29,11 +29,15 @@ class Batch:
 
     entries: int
     keyed: dict[str, Article]  # URL key → article, excluded and in-batch repeats left out
+    source_id: str = ""
     relevant: dict[str, Article] = field(default_factory=dict)  # new keys judged India–Japan
     irrelevant: list[str] = field(default_factory=list)  # new keys judged not India–Japan
     fuller: list[tuple[int, Article]] = field(default_factory=list)  # stored, now fuller text
     duplicate: int = 0  # repeats in the batch and keys storage already holds
     skipped: int = 0  # excluded by URL, or known irrelevant
+    # URLs of entries judged not relevant on a short feed text that may be once their page is
+    # read (sources with `enrich: true`): not remembered, so the page decides.
+    enrich: list[str] = field(default_factory=list)
 
 
 class Judge:
@@ -80,6 +84,10 @@ class Judge:
 
     def judge(self, article: Article) -> bool:
         """Relevance and sector tags for one article, recorded on it; True when relevant."""
+        return self.record(article).relevant
+
+    def record(self, article: Article) -> Verdict:
+        """judge(), returning the whole verdict."""
         verdict, tags = self.assess(article, tags=False)  # irrelevant ones are not tagged
         article.relevance = verdict.score
         article.relevance_reason = verdict.reason
@@ -95,11 +103,11 @@ class Judge:
                     f"read in another sense: {', '.join(map(repr, tags.ignored))}"
                 )
             article.fingerprint = fingerprint(article) or ""
-        return verdict.relevant
+        return verdict
 
     def keyed(self, source_id: str, articles: list[Article]) -> Batch:
         """Dedup by key within the batch: excluded URLs and repeated links left out."""
-        batch = Batch(entries=len(articles), keyed={})
+        batch = Batch(entries=len(articles), keyed={}, source_id=source_id)
         drop_ambiguous_guids(articles)
         excluded = self.exclude.get(source_id, [])
         for article in articles:
@@ -112,7 +120,10 @@ class Judge:
         return batch
 
     def sort(self, batch: Batch, known: Known) -> Batch:
-        """Judge only what storage does not know yet (and fuller texts of stored articles)."""
+        """Judge only what storage does not know yet (and fuller texts of stored articles).
+        For a source with `enrich: true`, an entry with only a feed description that names a
+        side, a bilateral or a sector term and is not relevant on that text goes to
+        `batch.enrich`: its page is read before the verdict."""
         for key, article in batch.keyed.items():
             if key in known.stored:
                 batch.duplicate += 1
@@ -123,8 +134,10 @@ class Judge:
                 batch.duplicate += 1
             elif key in known.irrelevant and (known.irrelevant[key] or not article.text):
                 batch.skipped += 1
-            elif self.judge(article):
+            elif (verdict := self.record(article)).relevant:
                 batch.relevant[key] = article
+            elif verdict.plausible and not article.text and batch.source_id in self.enrich:
+                batch.enrich.append(article.url)
             else:
                 batch.irrelevant.append(key)
         return batch
