@@ -5,10 +5,10 @@ Reads: feeds.yaml (--config / MONITOR_CONFIG) and the database (--db / MONITOR_D
 Writes: tables or JSON to stdout; diagnostics to stderr.
 """
 
-from monitor.cli import admin, collect, read
+from monitor.cli import admin, collect, judge, read
 from monitor.cli.root import cli
 
-__all__ = ["admin", "cli", "collect", "main", "read"]
+__all__ = ["admin", "cli", "collect", "judge", "main", "read"]
 
 
 def main() -> None:
