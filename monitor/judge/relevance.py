@@ -37,7 +37,7 @@ RELATION, DESCRIPTOR, COMPARISON, LISTS, SPORT = (
 )
 _NAMES = frozenset({INDIA, JAPAN, BILATERAL, OTHER})
 _CUES = frozenset({RELATION, DESCRIPTOR, COMPARISON, LISTS, SPORT})
-MODEL_VERSION = 2  # part of the rules hash: a new model re-opens remembered verdicts
+MODEL_VERSION = 3  # part of the rules hash: a new model re-opens remembered verdicts
 
 # The weights: points of evidence; an article is relevant at THRESHOLD points or more. Set by
 # reading the tuning part of bench/data/relevance/, then frozen (README: Relevance).
@@ -73,7 +73,7 @@ _CUE_REACH = 24  # characters around a run within which a list cue ("among", "in
 _COMPARISON_REACH = 16  # characters before the first side ("unlike X, Y") or after the last
 _QUANTITY = re.compile(r"\s*(?:[¥$€£₹]|rs\b|usd\b|jpy\b|inr\b|us\$)?\s*\d")
 _NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|without)\b")
-_NEAR_CUE = 4  # words between an actor and a relation word that belongs to it
+_NEAR_CUE = 8  # words between an actor and a relation word that belongs to it
 _COORDINATOR = re.compile(r",|;|\b(?:and|while|but|whereas)\b")
 _CONTRAST = re.compile(r"\b(?:while|but|whereas)\b")
 _ROUNDUP_OTHERS = 4
@@ -172,10 +172,12 @@ def _where(sentence: Sentence) -> str:
 
 @dataclass
 class _Others:
-    """Other parties named in sentences that name no side."""
+    """What the lines leave out: other parties named in sentences that name no side, and
+    whether a title that names no side compares."""
 
     count: int = 0
     terms: set[str] = field(default_factory=set)
+    title_compares: bool = False
 
 
 def _lines(
@@ -251,6 +253,10 @@ def _lines(
         )
     for part, cues in cues_in.items():
         if part not in lines:
+            if sentences[part].field == "title":
+                others.title_compares = any(
+                    h.group == COMPARISON and not _QUANTITY.match(texts[part], h.end) for h in cues
+                )
             continue  # a relation word with no actor in its sentence says nothing
         # "Cooperation" inside "Japan Bank for International Cooperation" is part of a name;
         # only a name of several words can hold a cue word.
@@ -291,6 +297,15 @@ def _comparing(line: _Line, text: str, first: _Mention, last: _Mention) -> str |
         ):
             return cue.term
     return None
+
+
+def _compares(line: _Line) -> bool:
+    """A comparison word that is not a quantity ("more than 500") is in this sentence."""
+    return any(
+        not _QUANTITY.match(line.text, cue.end)
+        and (cue.term != "while" or line.text[: cue.start].rstrip().endswith(","))
+        for cue in line.cues.get(COMPARISON, [])
+    )
 
 
 def _parallel(line: _Line, text: str, sides: list[_Mention]) -> bool:
@@ -428,6 +443,7 @@ class _Case:
         self.pairs = [li for li in lines if li.kind is not None]
         self.bilateral = [(li, m) for li in lines for m in li.mentions if m.side == BILATERAL]
         self.body = body  # sentences in the body
+        self.title_compares = others.title_compares
 
     @staticmethod
     def acts(line: _Line, side: str) -> int:
@@ -491,6 +507,13 @@ def _for(case: _Case) -> list[_Evidence]:
     return evidence
 
 
+def _with_third(line: _Line, side: str) -> bool:
+    """The side is named here only beside a third party ("ties with Japan and the U.S.")."""
+    runs = _runs(line.mentions, line.text)
+    named = [run for run in runs if any(m.side in (side, BILATERAL) for m in run)]
+    return bool(named) and all(any(m.side == OTHER for m in run) for run in named)
+
+
 def _across(case: _Case) -> list[_Evidence]:
     """Evidence from different sentences: the title names one side and the lede the other, or
     one side is the story and an actor of the other takes part in it."""
@@ -499,7 +522,9 @@ def _across(case: _Case) -> list[_Evidence]:
         if not titles or side not in case.title or other in case.title:
             continue
         lede = [
-            li for li in case.seen[other] if li.where == "lede" and li.kind not in NEGATIVE_KINDS
+            li
+            for li in case.seen[other]
+            if li.where == "lede" and li.kind not in NEGATIVE_KINDS and not _with_third(li, other)
         ]
         if lede:
             points = CROSS_POINTS
@@ -520,7 +545,10 @@ def _across(case: _Case) -> list[_Evidence]:
     acting = [
         li
         for li in case.seen[other]
-        if case.acts(li, other) and li.kind not in NEGATIVE_KINDS and not li.cue(DESCRIPTOR)
+        if case.acts(li, other)
+        and li.kind not in NEGATIVE_KINDS
+        and not li.cue(DESCRIPTOR)
+        and not _compares(li)  # "India imports more than it exports"
     ]
     if not acting:
         return []
@@ -593,7 +621,10 @@ def _against(case: _Case, ignored: list[str]) -> list[_Evidence]:
                 )
     evidence += _other_pair(case)
     comparisons = [li for li in case.pairs if li.kind == "comparison"]
-    if any(li.where == "title" for li in comparisons) or len(comparisons) >= 2:
+    # A title that compares ("two weak currencies, two different stories") frames the piece even
+    # when it names neither side.
+    title_compares = case.title_compares and case.seen[INDIA] and case.seen[JAPAN]
+    if title_compares or any(li.where == "title" for li in comparisons) or len(comparisons) >= 2:
         evidence.append(_Evidence(COMPARISON_PENALTY, "framed as a comparison", against=True))
     for text in ignored:
         evidence.append(_Evidence(0.0, f"{text} (false friend)", against=True))

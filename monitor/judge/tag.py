@@ -82,9 +82,24 @@ def _enumerated(hits: list[Hit], text: str) -> set[str]:
     return listed - alone
 
 
+def _covered(hit: Hit, others: list[Hit]) -> bool:
+    """Inside a longer term of another sector, or overlapping one that is longer or as long and
+    starts first ("economic security dialogue": economic security, not a security dialogue)."""
+    length = hit.end - hit.start
+    return any(
+        o.group != hit.group
+        and o.start < hit.end
+        and hit.start < o.end
+        and (o.end - o.start > length or (o.end - o.start == length and o.start < hit.start))
+        for o in others
+    )
+
+
 def tag(sentences: list[Sentence], texts: list[str], hits: list[Hit]) -> Tags:
     """Sectors the article is about, each with its terms and the evidence in words; `texts`
-    are the sentences' normalized texts (what the hits' spans index)."""
+    are the sentences' normalized texts (what the hits' spans index). A sector term inside or
+    across a longer sector term ("infrastructure" in "digital public infrastructure", "security
+    dialogue" across "economic security dialogue") does not count."""
     by_part: dict[int, list[Hit]] = {}
     for hit in hits:
         if hit.group.startswith("sector"):
@@ -104,8 +119,9 @@ def tag(sentences: list[Sentence], texts: list[str], hits: list[Hit]) -> Tags:
         }
         here: dict[str, set[str]] = {}
         here_hits: list[Hit] = []
-        for hit in part_hits:
-            if not hit.group.startswith(SECTOR_PREFIX):
+        sector_hits = [h for h in part_hits if h.group.startswith(SECTOR_PREFIX)]
+        for hit in sector_hits:
+            if len(sector_hits) > 1 and _covered(hit, sector_hits):
                 continue
             name = hit.group.removeprefix(SECTOR_PREFIX)
             if name in senses or any(
