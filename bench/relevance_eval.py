@@ -1,12 +1,13 @@
 """Benchmark: relevance and sector tagging against the labelled set in bench/data/relevance/.
 
-Reads the SYNTHETIC items (tuning.yaml, heldout1.yaml, heldout.yaml; GUIDE.md says how they are
-labelled and which part is which) and prints precision, recall and F1 of relevance overall, per
+Reads the SYNTHETIC items (tuning.yaml, heldout1.yaml, heldout2.yaml, heldout.yaml; GUIDE.md says
+how they are labelled and which part is which) and prints precision, recall and F1 of relevance overall, per
 outlet and per class, and sector precision/recall/F1, for three judges side by side: the naive
 "text names India and Japan", the rule shipped before issue 13 (bench/data/relevance/legacy.yaml)
 and the model in feeds.yaml; then the wrong items with the model's reason, and the judging step's
 throughput on one core.
-Usage: python bench/relevance_eval.py [--part tuning|heldout1|heldout|all] [--errors] [--json]
+Usage: python bench/relevance_eval.py [--part tuning|heldout1|heldout2|heldout|all] [--errors]
+[--json]
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ from monitor.judge.sort import Judge  # noqa: E402
 from monitor.judge.terms import Hit, TermMatcher  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "relevance"
-# tuning: read while building the model; heldout1: the first held-out part, scored once on the
-# first frozen model, then read (a second tuning part); heldout: written after the last freeze.
+# tuning: read while building the model; heldout1, heldout2: the held-out parts of rounds 1 and 2,
+# each scored once on its round's frozen model, then read (more tuning parts); heldout: written
+# after the last freeze.
 PARTS = {
     "tuning": DATA / "tuning.yaml",
     "heldout1": DATA / "heldout1.yaml",
+    "heldout2": DATA / "heldout2.yaml",
     "heldout": DATA / "heldout.yaml",
 }
 NOW = datetime(2000, 1, 1, tzinfo=UTC)  # the judge never reads dates
