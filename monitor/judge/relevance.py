@@ -37,7 +37,7 @@ RELATION, DESCRIPTOR, COMPARISON, LISTS, SPORT = (
 )
 _NAMES = frozenset({INDIA, JAPAN, BILATERAL, OTHER})
 _CUES = frozenset({RELATION, DESCRIPTOR, COMPARISON, LISTS, SPORT})
-MODEL_VERSION = 3  # part of the rules hash: a new model re-opens remembered verdicts
+MODEL_VERSION = 4  # part of the rules hash: a new model re-opens remembered verdicts
 
 # The weights: points of evidence; an article is relevant at THRESHOLD points or more. Set by
 # reading the tuning part of bench/data/relevance/, then frozen (README: Relevance).
@@ -75,6 +75,8 @@ _QUANTITY = re.compile(r"\s*(?:[¥$€£₹]|rs\b|usd\b|jpy\b|inr\b|us\$)?\s*\d"
 _NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|without)\b")
 _NEAR_CUE = 8  # words between an actor and a relation word that belongs to it
 _COORDINATOR = re.compile(r",|;|\b(?:and|while|but|whereas)\b")
+# "in India and Japan", "across Japan and India": a topic found in both places, not a joint actor
+_PLACE_BEFORE = re.compile(r"\b(?:in|across|of|for|from) (?:the )?$")
 _CONTRAST = re.compile(r"\b(?:while|but|whereas)\b")
 _ROUNDUP_OTHERS = 4
 _ROUNDUP_SHARE = 0.5
@@ -255,7 +257,7 @@ def _lines(
         if part not in lines:
             if sentences[part].field == "title":
                 others.title_compares = any(
-                    h.group == COMPARISON and not _QUANTITY.match(texts[part], h.end) for h in cues
+                    h.group == COMPARISON and _comparative(h, texts[part]) for h in cues
                 )
             continue  # a relation word with no actor in its sentence says nothing
         # "Cooperation" inside "Japan Bank for International Cooperation" is part of a name;
@@ -281,14 +283,25 @@ def _runs(mentions: list[_Mention], text: str) -> list[list[_Mention]]:
     return runs
 
 
+def _comparative(cue: Hit, text: str) -> bool:
+    """Whether a comparison word compares here. "More than 500" is a quantity; two function
+    words compare only in one position: "while" after a comma ("…, while India…"), "like" at the
+    start of the sentence ("Like Japan before it, India…")."""
+    if _QUANTITY.match(text, cue.end):
+        return False
+    if cue.term == "while":
+        return text[: cue.start].rstrip().endswith(",")
+    if cue.term == "like":
+        return cue.start == 0
+    return True
+
+
 def _comparing(line: _Line, text: str, first: _Mention, last: _Mention) -> str | None:
     """The comparison cue that compares the two sides in this sentence, if any: between them,
     just before the first ("unlike Tokyo, New Delhi…") or just after the last ("… side by
-    side"). "More than 500" is a quantity; "while" contrasts only after a comma."""
+    side")."""
     for cue in line.cues.get(COMPARISON, []):
-        if _QUANTITY.match(text, cue.end):
-            continue
-        if cue.term == "while" and not text[: cue.start].rstrip().endswith(","):
+        if not _comparative(cue, text):
             continue
         if (
             first.start <= cue.start <= last.end
@@ -301,16 +314,22 @@ def _comparing(line: _Line, text: str, first: _Mention, last: _Mention) -> str |
 
 def _compares(line: _Line) -> bool:
     """A comparison word that is not a quantity ("more than 500") is in this sentence."""
-    return any(
-        not _QUANTITY.match(line.text, cue.end)
-        and (cue.term != "while" or line.text[: cue.start].rstrip().endswith(","))
-        for cue in line.cues.get(COMPARISON, [])
-    )
+    return any(_comparative(cue, line.text) for cue in line.cues.get(COMPARISON, []))
 
 
 def _parallel(line: _Line, text: str, sides: list[_Mention]) -> bool:
-    """ "Japan's X …, India's Y …": each side owns its clause; nothing links them afterwards.
-    A title juxtaposes ("Bengaluru's engineers and Tokyo's deficit") unless it contrasts."""
+    """ "Japan's X …, India's Y …" or "Osaka has built levees; Mumbai has relied on mangroves":
+    each side owns its clause and no relation word links them. A title juxtaposes ("Bengaluru's
+    engineers and Tokyo's deficit") unless it contrasts."""
+    if ";" in text and not line.cues.get(RELATION):
+        starts = [0] + [i + 1 for i, c in enumerate(text) if c == ";"]
+        ends = [i for i, c in enumerate(text) if c == ";"] + [len(text)]
+        clauses = {
+            frozenset(m.side for m in sides if a <= m.start < b)
+            for a, b in zip(starts, ends, strict=True)
+        }
+        if {frozenset({INDIA}), frozenset({JAPAN})} <= clauses:
+            return True
     relation_after = [c.start for c in line.cues.get(RELATION, [])]
     coordinator = _CONTRAST if line.where == "title" else _COORDINATOR
     for a, b in pairwise(sides):
@@ -390,6 +409,7 @@ def _classify(line: _Line, text: str, near_words: int) -> None:
     elif any(
         len(run) >= 2
         and ({m.side for m in run} >= {INDIA, JAPAN} or BILATERAL in {m.side for m in run})
+        and not _PLACE_BEFORE.search(text, 0, run[0].start)  # "rising seas in India and Japan"
         for run in runs
     ):
         line.kind = "coordinated"
@@ -632,10 +652,10 @@ def _against(case: _Case, ignored: list[str]) -> list[_Evidence]:
 
 
 def _other_pair(case: _Case) -> list[_Evidence]:
-    """The title is about one side and a third party ("India-EU free trade agreement"), and the
-    other side is in neither the title nor the lede."""
+    """The title is about one side and a third party ("India-EU free trade agreement"), not
+    about the other side."""
     title = next((li for li in case.lines if li.where == "title"), None)
-    if title is None or len(case.title) != 1 or case.lede - case.title:
+    if title is None or len(case.title) != 1:
         return []
     side = next(iter(case.title))
     others = [m for m in title.mentions if m.side == OTHER]
