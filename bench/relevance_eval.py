@@ -1,10 +1,10 @@
 """Benchmark: relevance and sector tagging against the labelled set in bench/data/relevance/.
 
 Reads the SYNTHETIC items (tuning.yaml, heldout1.yaml, heldout2.yaml, heldout.yaml; GUIDE.md says
-how they are labelled and which part is which) and prints precision, recall and F1 of relevance overall, per
-outlet and per class, and sector precision/recall/F1, for three judges side by side: the naive
-"text names India and Japan", the rule shipped before issue 13 (bench/data/relevance/legacy.yaml)
-and the model in feeds.yaml; then the wrong items with the model's reason, and the judging step's
+how they are labelled and which part is which) and prints precision, recall and F1 of relevance
+overall, per outlet and per class, and sector precision/recall/F1, for three judges side by side:
+the naive "text names India and Japan", the rule shipped before issue 13 (legacy.yaml) and the
+model in feeds.yaml; then the wrong items with the model's reason, and the judging step's
 throughput on one core.
 Usage: python bench/relevance_eval.py [--part tuning|heldout1|heldout2|heldout|all] [--errors]
 [--json]
