@@ -37,7 +37,7 @@ RELATION, DESCRIPTOR, COMPARISON, LISTS, SPORT = (
 )
 _NAMES = frozenset({INDIA, JAPAN, BILATERAL, OTHER})
 _CUES = frozenset({RELATION, DESCRIPTOR, COMPARISON, LISTS, SPORT})
-MODEL_VERSION = 4  # part of the rules hash: a new model re-opens remembered verdicts
+MODEL_VERSION = 5  # part of the rules hash: a new model re-opens remembered verdicts
 
 # The weights: points of evidence; an article is relevant at THRESHOLD points or more. Set by
 # reading the tuning part of bench/data/relevance/, then frozen (README: Relevance).
@@ -60,12 +60,14 @@ SPORT_PENALTY = -3.0
 ROUNDUP_PENALTY = -1.5
 PASSING_PENALTY = -1.5
 COMPARISON_PENALTY = -1.0
+TITLE_COMPARISON_PENALTY = -2.0  # a title that compares frames the whole piece
 NEGATIVE_KINDS = frozenset({"list", "comparison", "sport", "label"})
 LINKING_KINDS = frozenset({"linked", "coordinated", "group"})
 OTHER_PAIR_PENALTY = -1.0
 
-# Between two parties of one list: commas, "and", "or", "the", possessives, "as well as".
-_CONNECTOR = re.compile(r"^(?:[\s,;/&]|\b(?:and|or|nor|plus|the|as well as|along with|'s)\b)*$")
+# Between two parties of one list: commas, "and", "or", "the", possessives, "as well as" (and
+# the full stop of "U.S.").
+_CONNECTOR = re.compile(r"^(?:[\s,;/&.]|\b(?:and|or|nor|plus|the|as well as|along with|'s)\b)*$")
 _LIST_RUN = 3  # parties in one coordinated run that make it a list
 _LIST_OTHERS = 3  # other parties in one sentence that make it a list
 _GROUP_MAX = 4  # a run of at most this many, both sides in it, acting together: a small group
@@ -81,6 +83,7 @@ _CONTRAST = re.compile(r"\b(?:while|but|whereas)\b")
 _ROUNDUP_OTHERS = 4
 _ROUNDUP_SHARE = 0.5
 _PASSING_MIN_SENTENCES = 4
+_SPORT_WORDS = 2  # sport words in the title and lede that make a sports story
 
 
 def groups(
@@ -254,11 +257,11 @@ def _lines(
             key=lambda m: m.start,
         )
     for part, cues in cues_in.items():
+        if sentences[part].field == "title":
+            others.title_compares = any(
+                h.group == COMPARISON and _comparative(h, texts[part]) for h in cues
+            )
         if part not in lines:
-            if sentences[part].field == "title":
-                others.title_compares = any(
-                    h.group == COMPARISON and _comparative(h, texts[part]) for h in cues
-                )
             continue  # a relation word with no actor in its sentence says nothing
         # "Cooperation" inside "Japan Bank for International Cooperation" is part of a name;
         # only a name of several words can hold a cue word.
@@ -362,6 +365,7 @@ def _classify(line: _Line, text: str, near_words: int) -> None:
     runs: list[list[_Mention]] | None = None
     if len(mentions) >= _LIST_RUN or list_cues:  # fewer parties and no cue: no list here
         runs = _runs(mentions, text)
+        has_others = any(m.side == OTHER for m in mentions)
         for run in runs:
             parties = _parties(run)
             near_cue = any(
@@ -369,7 +373,10 @@ def _classify(line: _Line, text: str, near_words: int) -> None:
                 for c in list_cues
             )
             run_sides = {m.side for m in run}
-            if parties < _LIST_RUN and not (near_cue and run_sides != {OTHER}):
+            # A list word binds to a run of one actor ("India among the rivals…") only when other
+            # countries are named: "chains including Aeon" gives an example, not a list.
+            listing = near_cue and run_sides != {OTHER} and (parties >= 2 or has_others)
+            if parties < _LIST_RUN and not listing:
                 continue
             if (
                 {INDIA, JAPAN} <= run_sides
@@ -404,7 +411,7 @@ def _classify(line: _Line, text: str, near_words: int) -> None:
         line.kind = "group"
     elif _distance(sides) > near_words:
         line.kind = "mentioned"
-    elif line.cues.get(RELATION):
+    elif line.cues.get(RELATION) and not _third_pair(runs):
         line.kind = "linked"
     elif any(
         len(run) >= 2
@@ -415,6 +422,19 @@ def _classify(line: _Line, text: str, near_words: int) -> None:
         line.kind = "coordinated"
     else:
         line.kind = "mentioned"
+
+
+def _third_pair(runs: list[list[_Mention]]) -> bool:
+    """One side stands here only together with a third party, apart from the other side ("The
+    U.S. and India close in on a deal, Tokyo watches"): the relation word belongs to that pair."""
+    for side in (INDIA, JAPAN):
+        own = [run for run in runs if any(m.side in (side, BILATERAL) for m in run)]
+        if own and all(
+            any(m.side == OTHER for m in run) and not any(m.side not in (side, OTHER) for m in run)
+            for run in own
+        ):
+            return True
+    return False
 
 
 def _distance(sides: list[_Mention]) -> int:
@@ -610,7 +630,8 @@ def _against(case: _Case, ignored: list[str]) -> list[_Evidence]:
             )
         )
     framing = [li for li in case.lines if li.where in ("title", "lede")]
-    if any(li.cue(SPORT) and li.sides() for li in framing) and not case.bilateral:
+    sport = {c.start for li in framing if li.sides() for c in li.cues.get(SPORT, ())}
+    if len(sport) >= _SPORT_WORDS and not case.bilateral:  # "Olympics-era veterans" is not sport
         evidence.append(_Evidence(SPORT_PENALTY, "a sports story", against=True))
     others = {m.term for li in case.lines for m in li.mentions if m.side == OTHER}
     others |= case.others.terms
@@ -643,8 +664,12 @@ def _against(case: _Case, ignored: list[str]) -> list[_Evidence]:
     comparisons = [li for li in case.pairs if li.kind == "comparison"]
     # A title that compares ("two weak currencies, two different stories") frames the piece even
     # when it names neither side.
-    title_compares = case.title_compares and case.seen[INDIA] and case.seen[JAPAN]
-    if title_compares or any(li.where == "title" for li in comparisons) or len(comparisons) >= 2:
+    linking = any(li.kind in LINKING_KINDS for li in case.pairs)
+    if case.title_compares and case.seen[INDIA] and case.seen[JAPAN]:
+        evidence.append(_Evidence(TITLE_COMPARISON_PENALTY, "the title compares", against=True))
+    elif len(comparisons) >= 2 or (
+        not linking and any(li.where == "lede" for li in comparisons)
+    ):  # compared twice, or in the lede with nothing linking them anywhere
         evidence.append(_Evidence(COMPARISON_PENALTY, "framed as a comparison", against=True))
     for text in ignored:
         evidence.append(_Evidence(0.0, f"{text} (false friend)", against=True))

@@ -82,17 +82,14 @@ def _enumerated(hits: list[Hit], text: str) -> set[str]:
     return listed - alone
 
 
-def _covered(hit: Hit, others: list[Hit]) -> bool:
-    """Inside a longer term of another sector, or overlapping one that is longer or as long and
-    starts first ("economic security dialogue": economic security, not a security dialogue)."""
-    length = hit.end - hit.start
-    return any(
-        o.group != hit.group
-        and o.start < hit.end
-        and hit.start < o.end
-        and (o.end - o.start > length or (o.end - o.start == length and o.start < hit.start))
-        for o in others
-    )
+def _resolve(hits: list[Hit]) -> list[Hit]:
+    """Overlapping terms of different sectors: the longest wins, then the first ("economic
+    security dialogue" is economic security and a dialogue, not a security dialogue)."""
+    kept: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.start - h.end, h.start)):
+        if not any(k.group != hit.group and k.start < hit.end and hit.start < k.end for k in kept):
+            kept.append(hit)
+    return sorted(kept, key=lambda h: h.start)
 
 
 def tag(sentences: list[Sentence], texts: list[str], hits: list[Hit]) -> Tags:
@@ -120,9 +117,9 @@ def tag(sentences: list[Sentence], texts: list[str], hits: list[Hit]) -> Tags:
         here: dict[str, set[str]] = {}
         here_hits: list[Hit] = []
         sector_hits = [h for h in part_hits if h.group.startswith(SECTOR_PREFIX)]
+        if len(sector_hits) > 1:
+            sector_hits = _resolve(sector_hits)
         for hit in sector_hits:
-            if len(sector_hits) > 1 and _covered(hit, sector_hits):
-                continue
             name = hit.group.removeprefix(SECTOR_PREFIX)
             if name in senses or any(
                 f.group == FALSE_FRIEND_PREFIX + name and f.start <= hit.start and hit.end <= f.end
