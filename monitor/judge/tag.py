@@ -82,6 +82,25 @@ def _enumerated(hits: list[Hit], text: str) -> set[str]:
     return listed - alone
 
 
+_KINDS: dict[str, tuple[str, str] | None] = {}
+
+
+def _kind(group: str) -> tuple[str, str] | None:
+    """("term" | "false-friend" | "not-with", sector) for a sector group, None for the others;
+    remembered, since every hit of every article asks."""
+    if group not in _KINDS:
+        kind: tuple[str, str] | None = None
+        for prefix, name in (
+            (SECTOR_PREFIX, "term"),
+            (FALSE_FRIEND_PREFIX, "false-friend"),
+            (NOT_WITH_PREFIX, "not-with"),
+        ):
+            if group.startswith(prefix):
+                kind = (name, group[len(prefix) :])
+        _KINDS[group] = kind
+    return _KINDS[group]
+
+
 def _resolve(hits: list[Hit]) -> list[Hit]:
     """Overlapping terms of different sectors: the longest wins, then the first ("economic
     security dialogue" is economic security and a dialogue, not a security dialogue)."""
@@ -97,30 +116,35 @@ def tag(sentences: list[Sentence], texts: list[str], hits: list[Hit]) -> Tags:
     are the sentences' normalized texts (what the hits' spans index). A sector term inside or
     across a longer sector term ("infrastructure" in "digital public infrastructure", "security
     dialogue" across "economic security dialogue") does not count."""
-    by_part: dict[int, list[Hit]] = {}
+    # Hits sorted once by part and kind: terms, false friends, other-sense words.
+    terms_in: dict[int, list[Hit]] = {}
+    friends_in: dict[int, list[Hit]] = {}
+    senses_in: dict[int, set[str]] = {}
     for hit in hits:
-        if hit.group.startswith("sector"):
-            by_part.setdefault(hit.part, []).append(hit)
+        kind = _kind(hit.group)
+        if kind is None:
+            continue
+        if kind[0] == "term":
+            terms_in.setdefault(hit.part, []).append(hit)
+        elif kind[0] == "false-friend":
+            friends_in.setdefault(hit.part, []).append(hit)
+        else:
+            senses_in.setdefault(hit.part, set()).add(kind[1])
     found: dict[str, _Sector] = {}
     ignored: set[str] = set()
     body = sum(1 for s in sentences if s.field != "title")
     weights = dict(WEIGHTS, body=min(WEIGHTS["lede"], max(1.0, SHORT_BODY / max(body, 1))))
-    for part, part_hits in sorted(by_part.items()):
+    for part, sector_hits in sorted(terms_in.items()):
         sentence = sentences[part]
         where = "title" if sentence.field == "title" else "lede" if sentence.lede else "body"
-        friends = [h for h in part_hits if h.group.startswith(FALSE_FRIEND_PREFIX)]
-        senses = {
-            h.group.removeprefix(NOT_WITH_PREFIX)
-            for h in part_hits
-            if h.group.startswith(NOT_WITH_PREFIX)
-        }
+        friends = friends_in.get(part, [])
+        senses = senses_in.get(part, set())
         here: dict[str, set[str]] = {}
         here_hits: list[Hit] = []
-        sector_hits = [h for h in part_hits if h.group.startswith(SECTOR_PREFIX)]
         if len(sector_hits) > 1:
             sector_hits = _resolve(sector_hits)
         for hit in sector_hits:
-            name = hit.group.removeprefix(SECTOR_PREFIX)
+            name = hit.group[len(SECTOR_PREFIX) :]
             if name in senses or any(
                 f.group == FALSE_FRIEND_PREFIX + name and f.start <= hit.start and hit.end <= f.end
                 for f in friends
