@@ -736,9 +736,10 @@ def _reason(
     }
     india, japan = names[INDIA], names[JAPAN]
     if not india and not japan and not names[BILATERAL]:
-        rule, summary = "none", "no India-side or Japan-side terms"
+        # the sides are named after their feeds.yaml keys
+        rule, summary = "none", f"no {INDIA.title()}-side or {JAPAN.title()}-side terms"
     elif not names[BILATERAL] and (not india or not japan):
-        side = "India" if india else "Japan"
+        side = (INDIA if india else JAPAN).title()
         rule = "one-sided"
         summary = f"only {side}-side terms ({_quote(india or japan, 3)})"
         if con:
