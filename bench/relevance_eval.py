@@ -300,8 +300,14 @@ def throughput(items: list[Item], seconds: float = 2.0) -> dict[str, float]:
     articles = [i.article(page=bool(i.page)) for i in items]
     long_text = "\n".join(a.text for a in articles if a.source_id == "orf")
     long = [replace(articles[0], text=long_text[:9000])]  # ~1,500 words, an ORF special report
+    page_text = "\n".join(a.text for a in articles if a.source_id == "ddnews")
+    pages = [replace(articles[0], text=page_text[i : i + 1800]) for i in range(0, 18000, 1800)]
     out: dict[str, float] = {}
-    for name, batch in (("eval items", articles), ("1,500-word pieces", long)):
+    for name, batch in (
+        ("eval items", articles),
+        ("300-word pages", pages),  # a DD News page, a JT open part
+        ("1,500-word pieces", long),
+    ):
         done, start = 0, time.process_time()
         while time.process_time() - start < seconds:
             for article in batch:
