@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/python bench/poll_bench.py
 	$(BIN)/python bench/crawl_bench.py
 	$(BIN)/python bench/backfill_bench.py
+	$(BIN)/python bench/relevance_eval.py
 
 format: dev
 	$(BIN)/ruff format .

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from monitor.article import Article, IngestMode
 from monitor.collect import entries
+from monitor.collect.canonical import url_hash
 from monitor.collect.errors import FetchError
 from monitor.collect.parse import FeedParseError, ParsedFeed, parse_new
 from monitor.collect.redirects import FetchResult
@@ -105,7 +106,7 @@ def parse_and_ingest(
         new=len(outcome.new), duplicate=outcome.duplicate + seen_again[entries.DUPLICATE],
         irrelevant=outcome.irrelevant + seen_again[entries.IRRELEVANT],
         http_status=fetched.status, warning=parsed.warning, newest_at=parsed.newest,
-        recognised=len(parsed.recognised), new_articles=outcome.new,
+        recognised=len(parsed.recognised), new_articles=outcome.new, enrich=outcome.to_enrich,
         entry_records=_settled(parsed, outcome) if incremental else None,
     )  # fmt: skip
 
@@ -117,7 +118,7 @@ def _settled(parsed: ParsedFeed, outcome: Outcome) -> bytes | None:
     if parsed.read is None:
         return None
     irrelevant = {entries.short_hash(k) for k in outcome.irrelevant_keys}
-    pending = {entries.short_hash(k) for k in outcome.pending}
+    pending = {entries.short_hash(url_hash(url)) for url in outcome.to_enrich}
     records, taken = list(parsed.recognised), {r.key for r in parsed.recognised}
     for record, article in parsed.read:
         if article is not None:
@@ -171,9 +172,10 @@ def ingest(
         entries=batch.entries,
         new=new,
         duplicate=batch.duplicate + len(same_story),
-        irrelevant=batch.skipped + len(batch.irrelevant),
+        irrelevant=batch.skipped + len(batch.irrelevant) + len(batch.enrich),
         updated=len(batch.fuller),
         irrelevant_keys=set(batch.irrelevant) | batch.passed,
+        to_enrich=batch.enrich,
     )
 
 
@@ -188,20 +190,26 @@ def preview(app: App, source_id: str, articles: list[Article]) -> Outcome:
         entries=batch.entries,
         new=[(0, article) for article in batch.relevant.values()],
         duplicate=batch.duplicate,
-        irrelevant=batch.skipped + len(batch.irrelevant),
+        irrelevant=batch.skipped + len(batch.irrelevant) + len(batch.enrich),
         updated=len(batch.fuller),
     )
 
 
 async def crawl_source(
-    app: App, source: SourceConfig, *, article_urls: list[str] | None = None, max_pages: int = 1
+    app: App,
+    source: SourceConfig,
+    *,
+    article_urls: list[str] | None = None,
+    max_pages: int = 1,
+    baseline: datetime | None = None,
 ) -> CrawlReport:
-    """The source's spider; every article page it parses goes through ingest() at once."""
+    """The source's spider; every article page it parses goes through ingest() at once.
+    `baseline`: the pages belong to a source's first collection (news before it: no alerts)."""
     if app.crawler is None:
         raise RuntimeError("this App was opened without spiders")
 
-    def through_flow(articles: list[Article], now: datetime, baseline: datetime | None) -> Outcome:
-        return ingest(app, source.id, articles, now, baseline=baseline)
+    def through_flow(articles: list[Article], now: datetime, first: datetime | None) -> Outcome:
+        return ingest(app, source.id, articles, now, baseline=baseline or first)
 
     return await app.crawler.crawl(
         source, through_flow, article_urls=article_urls, max_pages=max_pages
@@ -209,8 +217,10 @@ async def crawl_source(
 
 
 async def refresh_source(app: App, source: SourceConfig, *, force: bool = False) -> SourceReport:
-    """Every feed of a source at once (a failing feed never stops the others), then the pages of
-    new entries whose feed gives only a short description (enrich: true)."""
+    """Every feed of a source at once (a failing feed never stops the others), then, for
+    `enrich: true`, the pages of entries whose feed gives only a short description: new stored
+    ones get their full text, plausible ones not relevant on the description are judged on
+    their page."""
     baseline = await asyncio.to_thread(_baseline_pending, app, source.id)
     feeds = await asyncio.gather(
         *(
@@ -224,8 +234,11 @@ async def refresh_source(app: App, source: SourceConfig, *, force: bool = False)
         await asyncio.to_thread(_finish_baseline, app, source.id)
     if source.enrich and app.crawler is not None and source.id in SPIDER_NAMES:
         short = [a.url for f in feeds for _, a in f.new_articles if not a.text]
+        short += [url for f in feeds for url in f.enrich]
         if short:
-            report.enriched = (await crawl_source(app, source, article_urls=short)).updated
+            urls = list(dict.fromkeys(short))  # one entry may sit in several of the feeds
+            pages = await crawl_source(app, source, article_urls=urls, baseline=baseline)
+            report.enriched, report.found_on_page = pages.updated, pages.new
     if any(f.outcome != "backoff" for f in feeds):
         await asyncio.to_thread(_record_source, app, source.id, report.error)
     return report

@@ -29,7 +29,9 @@ class Outcome:
     irrelevant: int = 0
     updated: int = 0  # stored articles that received a fuller text (also counted as duplicate)
     irrelevant_keys: set[str] = field(default_factory=set, repr=False)  # counted as irrelevant
-    pending: set[str] = field(default_factory=set, repr=False)  # keys without a verdict yet
+    # entries not relevant on their short feed text whose page is to be read before the verdict
+    # (counted as irrelevant until then)
+    to_enrich: list[str] = field(default_factory=list)
 
     def add(self, other: Outcome) -> None:
         self.entries += other.entries
@@ -38,7 +40,7 @@ class Outcome:
         self.irrelevant += other.irrelevant
         self.updated += other.updated
         self.irrelevant_keys |= other.irrelevant_keys
-        self.pending |= other.pending
+        self.to_enrich += other.to_enrich
 
 
 @dataclass
@@ -57,9 +59,10 @@ class FeedReport:
     recognised: int = 0  # entries the last body also held: not parsed again
     new_articles: list[tuple[int, Article]] = field(default_factory=list, repr=False)
     entry_records: bytes | None = field(default=None, repr=False)  # kept for the next body
+    enrich: list[str] = field(default_factory=list, repr=False)  # Outcome.to_enrich
 
     def to_json(self) -> dict[str, Any]:
-        hidden = ("new_articles", "entry_records")
+        hidden = ("new_articles", "entry_records", "enrich")
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
         data["newest_at"] = _iso(self.newest_at)
         return data
@@ -70,6 +73,7 @@ class SourceReport:
     source: str
     feeds: list[FeedReport] = field(default_factory=list)
     enriched: int = 0  # new articles whose page gave a fuller text
+    found_on_page: int = 0  # entries not relevant on their feed text, relevant on their page
 
     def total(self, name: str) -> int:
         return sum(int(getattr(f, name)) for f in self.feeds)
@@ -94,6 +98,7 @@ class SourceReport:
             "irrelevant": self.total("irrelevant"),
             "errors": self.count("error"),
             "enriched": self.enriched,
+            "found_on_page": self.found_on_page,
             "error": self.error,
             "feeds": [feed.to_json() for feed in self.feeds],
         }

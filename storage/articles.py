@@ -79,7 +79,8 @@ def update_text(conn: Connection, article_id: int, article: Article, now: dateti
     """A fuller version of a stored article: new text, re-tagged; it stays the same article."""
     a = article_table
     values: dict[str, Any] = {"text": article.text, "updated_at": now}
-    if article.relevance_reason.get("rule") in ("bilateral", "near"):
+    reason = article.relevance_reason
+    if reason.get("relevant", reason.get("rule") in ("bilateral", "near")):
         values.update(relevance=article.relevance, relevance_reason=article.relevance_reason)
     if article.author:
         values["author"] = article.author

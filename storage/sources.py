@@ -128,6 +128,11 @@ def record_feed_success(
     conn.execute(update(table).where(table.c.url == url).values(**values))
 
 
+def forget_entry_records(conn: Connection) -> None:
+    """Every feed's next body is read whole: no entry is recognised from before."""
+    conn.execute(update(feed_table).values(entry_records=None))
+
+
 def record_feed_failure(
     conn: Connection,
     url: str,

@@ -18,6 +18,8 @@ import pytest
 from monitor.app import open_app
 from monitor.config import load_config
 from monitor.flow import refresh_source
+from monitor.judge.sort import Judge
+from monitor.operate.rejudge import rejudge
 from monitor.reports import SourceReport
 from storage.db import Database
 from tests.conftest import FeedServer, write_config
@@ -204,3 +206,14 @@ def test_a_changed_rule_reads_every_entry_again(tmp_path: Path, feed_server: Fee
     clock.now += timedelta(minutes=15)
     report = poller.poll(clock)
     assert report.total("recognised") == 0  # the new rules judge every entry again
+
+
+def test_after_rejudge_no_entry_is_recognised(tmp_path: Path, feed_server: FeedServer) -> None:
+    clock = SettableClock(GOLDEN.now)
+    items = [Item(f"s{n}", f"{RELEVANT[n % 4]} ({n})", f"g{n}", "Tokyo.") for n in range(3)]
+    feed_server.serve("/rss", feed(items, clock.now, 0), etag=None)
+    poller = Poller(tmp_path, feed_server, incremental=True)
+    poller.poll(clock)
+    rejudge(poller.db, Judge(poller.config), clock, since=None, dry_run=False)
+    clock.now += timedelta(minutes=15)
+    assert poller.poll(clock).total("recognised") == 0  # verdicts may have changed: read all

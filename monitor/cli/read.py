@@ -208,16 +208,23 @@ def rules_try(obj: Context, query: str, since: str | None, limit: int, as_json: 
                     "title": a.title,
                     "published_at": iso(a.published_at),
                     "terms": terms,
+                    "sectors": sorted(a.sectors),
+                    "relevance": a.relevance,
+                    "relevance_reason": a.relevance_reason,  # its "text": why it is kept
                 }
                 for a, terms in hits
             ]
         )
         return
     table = Table(title=f"{len(hits)} stored articles match {escape(str(parsed))}")
-    for col in ("published (UTC)", "source", "title", "matched"):
+    for col in ("published (UTC)", "source", "title", "matched", "why"):
         table.add_column(col, overflow="fold")
     for a, terms in hits:
         table.add_row(
-            when(a.published_at), escape(a.source_id), escape(a.title), escape(", ".join(terms))
+            when(a.published_at),
+            escape(a.source_id),
+            escape(a.title),
+            escape(", ".join(terms)),
+            escape(str(a.relevance_reason.get("text", ""))),
         )
     stdout().print(table)

@@ -39,6 +39,8 @@ COMMANDS: Mapping[str, tuple[tuple[str, ...], str]] = {
               "finds, then exit."),
     "feeds": (("admin",), "Feeds the monitor stopped fetching (gone, or failing too long)."),
     "poll": (("collect",), "Poll sources once now, then exit (1 if any feed failed)."),
+    "rejudge": (("judge",), "Judge stored articles again with the current rules; drop what "
+                "they no longer keep."),
     "rules": (("read",), "Keyword rules: try a rule on stored articles before subscribing to it."),
     "run": (("collect",), "Run the daemon: poll every source on its interval until SIGTERM or "
             "Ctrl-C."),

@@ -150,22 +150,46 @@ class SourceConfig(Strict):
 
 
 class RelevanceConfig(Strict):
+    """The two sides and the words the relevance model reads (monitor/judge/relevance.py)."""
+
     near_words: int = Field(default=40, ge=1, le=1000)
     india: list[Term] = Field(min_length=1)
     japan: list[Term] = Field(min_length=1)
     bilateral: list[Term] = Field(default_factory=list)
+    # Everything below is optional: without it the model still reads sides and bilateral terms.
+    others: list[Term] = Field(default_factory=list)  # other countries, capitals and blocs
+    false_friends: list[Term] = Field(default_factory=list)  # "Indian Ocean": not the side
+    # term → words that, in the same sentence, make a side term mean something else
+    false_friend_contexts: dict[Term, list[Term]] = Field(default_factory=dict)
+    relation: list[Term] = Field(default_factory=list)  # verbs and nouns linking two actors
+    descriptors: list[Term] = Field(default_factory=list)  # "a subsidiary of": a label
+    comparison: list[Term] = Field(default_factory=list)  # "overtakes", "unlike", "than"
+    lists: list[Term] = Field(default_factory=list)  # "among", "including", "ranked"
+    sport: list[Term] = Field(default_factory=list)  # "beat", "semifinal", "tournament"
 
-    @field_validator("india", "japan", "bilateral")
+    @field_validator(
+        "india", "japan", "bilateral", "others", "false_friends", "relation", "descriptors",
+        "comparison", "lists", "sport",
+    )  # fmt: skip
     @classmethod
     def _terms(cls, v: list[str]) -> list[str]:
         return [check_term(t) for t in v]
+
+    @field_validator("false_friend_contexts")
+    @classmethod
+    def _contexts(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {check_term(k): [check_term(t) for t in terms] for k, terms in v.items()}
 
 
 class SectorConfig(Strict):
     label: str = Field(min_length=1)
     terms: list[Term] = Field(min_length=1)
+    # phrases that contain a term but mean something else ("potato chips", "blue chip")
+    false_friends: list[Term] = Field(default_factory=list)
+    # words that, in the same sentence, mean a term is used in another sense ("snack", "crisps")
+    not_with: list[Term] = Field(default_factory=list)
 
-    @field_validator("terms")
+    @field_validator("terms", "false_friends", "not_with")
     @classmethod
     def _terms(cls, v: list[str]) -> list[str]:
         return [check_term(t) for t in v]

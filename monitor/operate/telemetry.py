@@ -52,7 +52,7 @@ def record_poll(metrics: Metrics, report: SourceReport, finished: datetime) -> N
                 "monitor_fetch_errors_total", source=source, kind=feed.error_kind or "other"
             )
     counts = {
-        "new": report.total("new"),
+        "new": report.total("new") + report.found_on_page,
         "duplicate": report.total("duplicate"),
         "irrelevant": report.total("irrelevant"),
         "updated": report.enriched,  # a feed entry's page gave a fuller text

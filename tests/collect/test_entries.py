@@ -57,8 +57,9 @@ def test_an_entry_digest_follows_its_bytes_and_context_not_the_channel_dates() -
         assert cut is not None
         return cut.digests
 
-    base = digests(rss(item(1) + item(2), "<lastBuildDate>Mon, 30 Nov 2026</lastBuildDate>"))
-    later = digests(rss(item(2) + item(1), "<lastBuildDate>Tue, 01 Dec 2026</lastBuildDate>"))
+    built = "<lastBuildDate>{}</lastBuildDate>"
+    base = digests(rss(item(1) + item(2), built.format(GOLDEN.text("N-1d rfc822"))))
+    later = digests(rss(item(2) + item(1), built.format(GOLDEN.text("N+0 rfc822"))))
     assert later == base[::-1]  # reordered, a new build date: the same entries
     assert digests(rss(item(1, "<category>x</category>") + item(2)))[0] != base[0]
     assert digests(rss(item(1) + item(2)), b"other rules") != base
@@ -96,8 +97,8 @@ def test_rss1_items_are_split_but_its_items_list_is_not_an_entry() -> None:
 def test_atom_entries_are_split() -> None:
     body = (
         b"<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
-        b"<title>t</title><updated>2026-11-30T00:00:00Z</updated>"
-        b"<entry><id>urn:1</id><title>One</title><link href='https://x.org/1'/></entry>"
+        + f"<title>t</title><updated>{GOLDEN.text('N-1d isoz')}</updated>".encode()
+        + b"<entry><id>urn:1</id><title>One</title><link href='https://x.org/1'/></entry>"
         b"<entry><id>urn:2</id><title>Two</title><link href='https://x.org/2'/></entry></feed>"
     )
     cut = entries.split(body, b"")
