@@ -32,6 +32,8 @@ from storage import articles as store
 from storage import sources as state
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from monitor.app import App
 
 log = logging.getLogger("monitor.refresh")
@@ -41,11 +43,19 @@ MAX_BACKOFF = timedelta(hours=6)
 
 
 async def refresh_feed(
-    app: App, source: SourceConfig, url: str, *, force: bool, baseline: datetime | None
+    app: App,
+    source: SourceConfig,
+    url: str,
+    *,
+    force: bool,
+    baseline: datetime | None,
+    feed: state.FeedState | None = None,
 ) -> FeedReport:
-    """One feed: fetch → parse → ingest; a failure is recorded and backs the feed off."""
+    """One feed: fetch → parse → ingest; a failure is recorded and backs the feed off. The
+    feed's new state and its fetch-log line are one write."""
     started, clock = app.now(), time.monotonic()
-    feed = await asyncio.to_thread(_feed_state, app, url)
+    if feed is None:
+        feed = await asyncio.to_thread(_feed_state, app, url)
     if feed.suspended_reason is not None:  # until the operator resumes it, even for `poll`
         return FeedReport(url, "suspended", error=f"suspended: {feed.suspended_reason}")
     if not force and feed.next_fetch_at is not None and feed.next_fetch_at > started:
@@ -59,24 +69,23 @@ async def refresh_feed(
                 parse_and_ingest, app, source, url, fetched, started, baseline,
                 feed.entry_records,
             )  # fmt: skip
-        await asyncio.to_thread(_feed_succeeded, app, url, fetched, report, started)
+        await asyncio.to_thread(_feed_succeeded, app, source.id, fetched, report, started, clock)
     except (FetchError, FeedParseError) as exc:
         report = _failed(url, exc)
         retry_in = next_attempt(
             timedelta(seconds=source.poll_interval * 0.8), feed.consecutive_failures + 1,
             MAX_BACKOFF, getattr(exc, "retry_after", None),
         )  # fmt: skip
-        await asyncio.to_thread(_feed_failed, app, url, report, started + retry_in, started)
+        await asyncio.to_thread(
+            _feed_failed, app, source.id, report, started + retry_in, started, clock
+        )
         await _suspend_if_dead(app, source, url, exc, feed.consecutive_failures + 1, started)
     except Exception as exc:  # a bug, a locked or full database: this feed's problem only
         log.exception("feed crashed", extra={"source": source.id, "feed": url})
         report = FeedReport(url, "error", error=f"{type(exc).__name__}: {exc}", error_kind="crash")
         with contextlib.suppress(Exception):  # recording may fail for the same reason
-            await asyncio.to_thread(_feed_failed, app, url, report, started, started)
-    with contextlib.suppress(Exception):
-        await asyncio.to_thread(
-            _log_fetch, app, source.id, report, started, time.monotonic() - clock
-        )
+            await asyncio.to_thread(_feed_failed, app, source.id, report, started, started, clock)
+    _log_line(source.id, report, time.monotonic() - clock)
     return report
 
 
@@ -221,10 +230,10 @@ async def refresh_source(app: App, source: SourceConfig, *, force: bool = False)
     `enrich: true`, the pages of entries whose feed gives only a short description: new stored
     ones get their full text, plausible ones not relevant on the description are judged on
     their page."""
-    baseline = await asyncio.to_thread(_baseline_pending, app, source.id)
+    baseline, states = await asyncio.to_thread(_source_state, app, source)
     feeds = await asyncio.gather(
         *(
-            refresh_feed(app, source, url, force=force, baseline=baseline)
+            refresh_feed(app, source, url, force=force, baseline=baseline, feed=states[url])
             for url in source.feed_urls
         )
     )
@@ -258,9 +267,13 @@ def _feed_state(app: App, url: str) -> state.FeedState:
         return state.feed_state(conn, url)
 
 
-def _baseline_pending(app: App, source_id: str) -> datetime | None:
+def _source_state(
+    app: App, source: SourceConfig
+) -> tuple[datetime | None, dict[str, state.FeedState]]:
+    """In one read: whether the source's first collection is pending, and its feeds' state."""
     with app.db.read() as conn:
-        return state.baseline_since(conn, source_id, app.now())
+        baseline = state.baseline_since(conn, source.id, app.now())
+        return baseline, state.feed_states(conn, source.feed_urls)
 
 
 def _finish_baseline(app: App, source_id: str) -> None:
@@ -307,40 +320,52 @@ async def _suspend_if_dead(
 
 
 def _feed_succeeded(
-    app: App, url: str, fetched: FetchResult, report: FeedReport, now: datetime
+    app: App, source_id: str, fetched: FetchResult, report: FeedReport, now: datetime, clock: float
 ) -> None:
     with app.db.write() as conn:
-        if state.record_moved(conn, url, fetched.moved_to):
+        if state.record_moved(conn, report.url, fetched.moved_to):
             log.warning(
                 "feed moved permanently; update feeds.yaml",
-                extra={"feed": url, "moved_to": fetched.moved_to},
+                extra={"feed": report.url, "moved_to": fetched.moved_to},
             )
         state.record_feed_success(
-            conn, url, now=now, http_status=fetched.status, not_modified=fetched.not_modified,
-            etag=fetched.etag, last_modified=fetched.last_modified, entries=report.entries,
+            conn, report.url, now=now, http_status=fetched.status,
+            not_modified=fetched.not_modified, etag=fetched.etag,
+            last_modified=fetched.last_modified, entries=report.entries,
             newest_item_at=report.newest_at, entry_records=report.entry_records,
         )  # fmt: skip
+        _log_fetch(conn, source_id, report, now, time.monotonic() - clock)
 
 
-def _feed_failed(app: App, url: str, report: FeedReport, retry_at: datetime, now: datetime) -> None:
+def _feed_failed(
+    app: App,
+    source_id: str,
+    report: FeedReport,
+    retry_at: datetime,
+    now: datetime,
+    clock: float,
+) -> None:
     with app.db.write() as conn:
         state.record_feed_failure(
-            conn, url, now=now, next_fetch_at=retry_at, kind=str(report.error_kind),
+            conn, report.url, now=now, next_fetch_at=retry_at, kind=str(report.error_kind),
             error=report.error or "", http_status=report.http_status,
         )  # fmt: skip
+        _log_fetch(conn, source_id, report, now, time.monotonic() - clock)
 
 
 def _log_fetch(
-    app: App, source_id: str, report: FeedReport, started: datetime, seconds: float
+    conn: Connection, source_id: str, report: FeedReport, started: datetime, seconds: float
 ) -> None:
-    with app.db.write() as conn:
-        state.log_fetch(
-            conn, source_id=source_id, feed_url=report.url, started_at=started,
-            duration_ms=int(seconds * 1000), outcome=report.outcome,
-            http_status=report.http_status, entries=report.entries, new=report.new,
-            duplicate=report.duplicate, irrelevant=report.irrelevant,
-            error_kind=report.error_kind, error=report.error,
-        )  # fmt: skip
+    state.log_fetch(
+        conn, source_id=source_id, feed_url=report.url, started_at=started,
+        duration_ms=int(seconds * 1000), outcome=report.outcome,
+        http_status=report.http_status, entries=report.entries, new=report.new,
+        duplicate=report.duplicate, irrelevant=report.irrelevant,
+        error_kind=report.error_kind, error=report.error,
+    )  # fmt: skip
+
+
+def _log_line(source_id: str, report: FeedReport, seconds: float) -> None:
     fields = {
         "source": source_id, "feed": report.url, "outcome": report.outcome,
         "entries": report.entries, "new": report.new, "duplicate": report.duplicate,

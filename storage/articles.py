@@ -101,18 +101,18 @@ def insert_articles(
     conn: Connection, articles: Sequence[Article], ingest_mode: str = "live"
 ) -> list[tuple[int, Article]]:
     """Insert-or-ignore; return (id, article) for the rows that were really new, with their tags."""
-    new: list[tuple[int, Article]] = []
-    for start in range(0, len(articles), _BATCH):
-        chunk = articles[start : start + _BATCH]
-        by_hash = {url_hash(a.url): a for a in chunk}
-        rows = [_row(key, a, ingest_mode) for key, a in by_hash.items()]
-        stmt = (
-            _insert(conn, article_table)
-            .values(rows)
-            .on_conflict_do_nothing()
-            .returning(article_table.c.id, article_table.c.url_hash)
-        )
-        new.extend((row_id, by_hash[key]) for row_id, key in conn.execute(stmt))
+    if not articles:
+        return []
+    by_hash = {url_hash(a.url): a for a in articles}
+    rows = [_row(key, a, ingest_mode) for key, a in by_hash.items()]
+    # One statement for the whole batch, compiled once per process: SQLAlchemy sends it as a
+    # few multi-row INSERTs and collects what RETURNING gives back for the rows really inserted.
+    stmt = (
+        _insert(conn, article_table)
+        .on_conflict_do_nothing()
+        .returning(article_table.c.id, article_table.c.url_hash)
+    )
+    new = [(row_id, by_hash[key]) for row_id, key in conn.execute(stmt, rows)]
     tags = [
         {"article_id": row_id, "sector": sector, "terms": terms}
         for row_id, article in new
@@ -170,18 +170,19 @@ def remember(
         }
         for key in set(keys)
     ]
-    for start in range(0, len(rows), _BATCH):
-        stmt = _insert(conn, seen_table).values(rows[start : start + _BATCH])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["source_id", "key"],
-            set_={
-                "verdict": stmt.excluded.verdict,
-                "rules_hash": stmt.excluded.rules_hash,
-                "full_text": stmt.excluded.full_text,
-                "last_seen_at": stmt.excluded.last_seen_at,
-            },
-        )
-        conn.execute(stmt)
+    if not rows:
+        return
+    stmt = _insert(conn, seen_table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["source_id", "key"],
+        set_={
+            "verdict": stmt.excluded.verdict,
+            "rules_hash": stmt.excluded.rules_hash,
+            "full_text": stmt.excluded.full_text,
+            "last_seen_at": stmt.excluded.last_seen_at,
+        },
+    )
+    conn.execute(stmt, rows)  # executemany: compiled once
 
 
 @dataclass(frozen=True)

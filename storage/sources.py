@@ -5,7 +5,7 @@ Reads/writes: the source, feed and fetch_log tables.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,10 +44,19 @@ def sync_sources(
 
 
 def feed_state(conn: Connection, url: str) -> FeedState:
+    return feed_states(conn, [url])[url]
+
+
+def feed_states(conn: Connection, urls: Sequence[str]) -> dict[str, FeedState]:
+    """The fetch state of these feeds, in one query (a feed never fetched: empty state)."""
     table = feed_table
-    row = conn.execute(select(table).where(table.c.url == url)).mappings().first()
-    if row is None:
-        return FeedState(url, None, None, 0, None)
+    rows = conn.execute(select(table).where(table.c.url.in_(list(urls)))).mappings()
+    found = {row["url"]: _feed_state(row) for row in rows}
+    return {url: found.get(url) or FeedState(url, None, None, 0, None) for url in urls}
+
+
+def _feed_state(row: Any) -> FeedState:
+    url = row["url"]
     return FeedState(
         url, row["etag"], row["last_modified"], row["consecutive_failures"],
         row["next_fetch_at"], row["moved_to"],

@@ -107,6 +107,7 @@ class Alerts:
             return 0
         max_age = timedelta(seconds=self.config.alerts.max_age)
         rows: list[dict[str, Any]] = []
+        planned: list[tuple[dict[str, Any], SubscriberConfig, Article]] = []
         for article_id, article in new:
             for name, matched in self.matches(article).items():
                 sub = self.subscribers[name]
@@ -127,13 +128,18 @@ class Alerts:
                         "state": "pending",
                         "reason": None,
                     }
-                    self._schedule(conn, row, sub, article, now, max_age, baseline, ingest_mode)
+                    planned.append((row, sub, article))
                     rows.append(row)
+        # One query for the whole batch: which destinations already had each story.
+        alerted = deliveries.stories_alerted(
+            conn, [(r["subscriber"], r["destination"], r["story"]) for r in rows if r["story"]]
+        )
+        for row, sub, article in planned:
+            self._schedule(row, sub, article, now, max_age, baseline, ingest_mode, alerted)
         return deliveries.insert_deliveries(conn, rows)
 
     def _schedule(
         self,
-        conn: Connection,
         row: dict[str, Any],
         sub: SubscriberConfig,
         article: Article,
@@ -141,6 +147,7 @@ class Alerts:
         max_age: timedelta,
         baseline: datetime | None,
         ingest_mode: IngestMode,
+        alerted: set[tuple[str, str, str]],
     ) -> None:
         # The first collection records what the source already held; news since it was
         # added (by its own date) alerts as usual, even if that collection is a retry.
@@ -154,9 +161,7 @@ class Alerts:
             row["due_at"] = next_digest_at(sub, now)
         elif article.published_at < now - max_age:
             row.update(state="suppressed", reason="older than alerts.max_age")
-        elif row["story"] and deliveries.story_alerted(
-            conn, sub.name, row["destination"], row["story"]
-        ):
+        elif row["story"] and (sub.name, row["destination"], row["story"]) in alerted:
             row.update(state="suppressed", reason="same story already alerted")
         else:
             quiet_end = in_quiet_hours(sub, now)
