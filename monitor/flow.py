@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.article import Article, IngestMode
 from monitor.collect import entries
@@ -32,8 +32,6 @@ from storage import articles as store
 from storage import sources as state
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
     from monitor.app import App
 
 log = logging.getLogger("monitor.refresh")
@@ -50,9 +48,11 @@ async def refresh_feed(
     force: bool,
     baseline: datetime | None,
     feed: state.FeedState | None = None,
+    unchanged: list[tuple[state.Unchanged, dict[str, Any]]] | None = None,
 ) -> FeedReport:
     """One feed: fetch → parse → ingest; a failure is recorded and backs the feed off. The
-    feed's new state and its fetch-log line are one write."""
+    feed's new state and its fetch-log line are one write; given `unchanged`, a 304's are left
+    there for the caller to write with the other feeds' (one write for a round of 304s)."""
     started, clock = app.now(), time.monotonic()
     if feed is None:
         feed = await asyncio.to_thread(_feed_state, app, url)
@@ -64,6 +64,12 @@ async def refresh_feed(
         fetched = await app.fetcher.get(url, etag=feed.etag, last_modified=feed.last_modified)
         if fetched.not_modified:  # a 304 costs nothing
             report = FeedReport(url, "not_modified", http_status=fetched.status)
+            if unchanged is not None and fetched.moved_to == feed.moved_to:
+                seen = state.Unchanged(url, started, fetched.status, fetched.etag,
+                                       fetched.last_modified)  # fmt: skip
+                unchanged.append((seen, _fetch_line(source.id, report, started, clock)))
+                _log_line(source.id, report, time.monotonic() - clock)
+                return report
         else:  # parse → ingest, in one worker thread: the loop stays free for other feeds
             report = await asyncio.to_thread(
                 parse_and_ingest, app, source, url, fetched, started, baseline,
@@ -231,12 +237,19 @@ async def refresh_source(app: App, source: SourceConfig, *, force: bool = False)
     ones get their full text, plausible ones not relevant on the description are judged on
     their page."""
     baseline, states = await asyncio.to_thread(_source_state, app, source)
-    feeds = await asyncio.gather(
-        *(
-            refresh_feed(app, source, url, force=force, baseline=baseline, feed=states[url])
-            for url in source.feed_urls
+    unchanged: list[tuple[state.Unchanged, dict[str, Any]]] = []
+    polls = [
+        refresh_feed(
+            app, source, url, force=force, baseline=baseline, feed=states[url], unchanged=unchanged
         )
-    )
+        for url in source.feed_urls
+    ]
+    feeds = await asyncio.gather(*polls)
+    if unchanged:
+        try:
+            await asyncio.to_thread(_record_unchanged, app, unchanged)
+        except Exception:  # the next round fetches them again with the old validators
+            log.exception("could not record unchanged feeds", extra={"source": source.id})
     report = SourceReport(source.id, list(feeds))
     if baseline is not None and any(f.outcome in ("ok", "not_modified") for f in feeds):
         # The first collection only records what exists; alerts start from the next one.
@@ -334,7 +347,7 @@ def _feed_succeeded(
             last_modified=fetched.last_modified, entries=report.entries,
             newest_item_at=report.newest_at, entry_records=report.entry_records,
         )  # fmt: skip
-        _log_fetch(conn, source_id, report, now, time.monotonic() - clock)
+        state.log_fetches(conn, [_fetch_line(source_id, report, now, clock)])
 
 
 def _feed_failed(
@@ -350,19 +363,26 @@ def _feed_failed(
             conn, report.url, now=now, next_fetch_at=retry_at, kind=str(report.error_kind),
             error=report.error or "", http_status=report.http_status,
         )  # fmt: skip
-        _log_fetch(conn, source_id, report, now, time.monotonic() - clock)
+        state.log_fetches(conn, [_fetch_line(source_id, report, now, clock)])
 
 
-def _log_fetch(
-    conn: Connection, source_id: str, report: FeedReport, started: datetime, seconds: float
-) -> None:
-    state.log_fetch(
-        conn, source_id=source_id, feed_url=report.url, started_at=started,
-        duration_ms=int(seconds * 1000), outcome=report.outcome,
-        http_status=report.http_status, entries=report.entries, new=report.new,
-        duplicate=report.duplicate, irrelevant=report.irrelevant,
-        error_kind=report.error_kind, error=report.error,
-    )  # fmt: skip
+def _record_unchanged(app: App, feeds: list[tuple[state.Unchanged, dict[str, Any]]]) -> None:
+    with app.db.write() as conn:
+        state.record_not_modified(conn, [seen for seen, _ in feeds])
+        state.log_fetches(conn, [line for _, line in feeds])
+
+
+def _fetch_line(
+    source_id: str, report: FeedReport, started: datetime, clock: float
+) -> dict[str, Any]:
+    """The fetch-log row of a feed fetched since `clock` (time.monotonic())."""
+    return {
+        "source_id": source_id, "feed_url": report.url, "started_at": started,
+        "duration_ms": int((time.monotonic() - clock) * 1000), "outcome": report.outcome,
+        "http_status": report.http_status, "entries": report.entries, "new": report.new,
+        "duplicate": report.duplicate, "irrelevant": report.irrelevant,
+        "error_kind": report.error_kind, "error": report.error,
+    }  # fmt: skip
 
 
 def _log_line(source_id: str, report: FeedReport, seconds: float) -> None:

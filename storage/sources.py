@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from storage.db import insert_for as _insert
 from storage.models import feed_table, fetch_log_table, source_table
@@ -195,7 +195,52 @@ def prune_fetch_log(conn: Connection, before: datetime) -> int:
 
 
 def log_fetch(conn: Connection, **values: Any) -> None:
-    conn.execute(fetch_log_table.insert().values(**values))
+    log_fetches(conn, [values])
+
+
+def log_fetches(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Fetch-log lines, one executemany (compiled once)."""
+    if rows:
+        conn.execute(fetch_log_table.insert(), list(rows))
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A feed that answered 304 Not Modified."""
+
+    url: str
+    at: datetime
+    http_status: int
+    etag: str | None
+    last_modified: str | None
+
+
+def record_not_modified(conn: Connection, feeds: Sequence[Unchanged]) -> None:
+    """What record_feed_success() writes for a 304, for many feeds in one statement: a round
+    of unchanged feeds costs one write, not one per feed."""
+    if not feeds:
+        return
+    t = feed_table
+    stmt = (
+        update(t)
+        .where(t.c.url == bindparam("b_url"))
+        .values(
+            last_status="not_modified", last_http_status=bindparam("b_status"),
+            last_fetch_at=bindparam("b_now", type_=t.c.last_fetch_at.type),
+            last_success_at=bindparam("b_now", type_=t.c.last_success_at.type),
+            consecutive_failures=0, next_fetch_at=None,
+            etag=func.coalesce(bindparam("b_etag"), t.c.etag),  # a 304 may omit validators
+            last_modified=func.coalesce(bindparam("b_modified"), t.c.last_modified),
+        )
+    )  # fmt: skip
+    conn.execute(
+        stmt,
+        [
+            {"b_url": f.url, "b_status": f.http_status, "b_now": f.at, "b_etag": f.etag,
+             "b_modified": f.last_modified}
+            for f in feeds
+        ],
+    )  # fmt: skip
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from typing import Annotated
 from urllib.parse import urljoin
 
@@ -97,6 +98,12 @@ class CrawlSettings(Strict):
     extract_timeout: Seconds = 20.0
 
 
+@lru_cache(maxsize=256)
+def _feed_urls(base_url: str, feeds: tuple[str, ...]) -> tuple[str, ...]:
+    # Cached: the daemon asks for every feed of every source on each round and health check.
+    return tuple(urljoin(base_url, f) for f in feeds)
+
+
 class SourceConfig(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=40)
     name: str = Field(min_length=1)
@@ -142,7 +149,7 @@ class SourceConfig(Strict):
 
     @property
     def feed_urls(self) -> list[str]:
-        return [urljoin(self.base_url, f) for f in self.feeds]
+        return list(_feed_urls(self.base_url, tuple(self.feeds)))
 
     @property
     def jitter_seconds(self) -> float:

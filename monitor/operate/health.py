@@ -207,7 +207,8 @@ def judge(
     failures = status.consecutive_failures if status is not None else 0
     last_success = status.last_success_at if status is not None else None
     latest_problem = listing_crawls[0].problem if listing_crawls else None
-    feeds = [f for f in (status.feeds if status else []) if f.url in source.feed_urls]
+    configured = set(source.feed_urls)
+    feeds = [f for f in (status.feeds if status else []) if f.url in configured]
     failed_kinds = {f.last_error_kind or "" for f in feeds if f.consecutive_failures}
 
     cadence = rhythm(output.published, collection_interval(source))
