@@ -29,7 +29,7 @@ from monitor.article import JobKind
 from monitor.clock import Clock, utcnow
 from monitor.config import Config, SourceConfig
 from monitor.flow import crawl_source, refresh_source
-from monitor.operate import telemetry
+from monitor.operate import memory, telemetry
 from monitor.operate.clockwatch import ClockWatch
 from monitor.operate.health import assess, collection_state, has_spider
 from monitor.operate.heartbeat import Heartbeat
@@ -237,15 +237,17 @@ class Daemon:
             if kind == "crawl" and self.app.crawler is not None:
                 crawled = await crawl_source(self.app, source)
                 telemetry.record_crawl(self.metrics, crawled, self.now())
-                new = crawled.new
+                new, parsed = crawled.new, True
             else:
                 polled = await refresh_source(self.app, source)
                 telemetry.record_poll(self.metrics, polled, self.now())
-                new = polled.total("new")
+                new, parsed = polled.total("new"), polled.count("ok") > 0
             if new and self.config.subscribers:
                 await self._dispatch()  # new articles alert now, not at the next dispatch tick
             self.systemd.status(f"last {kind} {source.id}: {new} new")
             await self._check_health()  # a source that just failed, broke or recovered
+            if parsed and len(self._inflight) == 1:  # the last job running: its memory is free
+                await asyncio.to_thread(memory.release)
         except asyncio.CancelledError:
             raise
         except Exception:
