@@ -168,9 +168,10 @@ def _wait_until(check: Any, timeout: float) -> bool:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1 with a fixed port; .stop()/.start() take it down and back up."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: Any = None) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
+        self.ssl_context = ssl_context  # implicit TLS (mailtos://…?mode=ssl) when set
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) per message
         self.reject: set[str] = set()  # recipients answered "550 5.1.1" at RCPT
@@ -196,7 +197,9 @@ class SmtpServer:
         from aiosmtpd.controller import Controller
 
         if self._controller is None:
-            controller = Controller(self, hostname=self.host, port=self.port)
+            controller = Controller(
+                self, hostname=self.host, port=self.port, ssl_context=self.ssl_context
+            )
             controller.start()
             self._controller = controller
 
