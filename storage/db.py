@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlmodel import SQLModel
@@ -233,6 +233,8 @@ def insert_for(conn: Connection, table: Any) -> Any:
     if dialect == "sqlite":
         return sqlite.insert(table)
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # ~50 ms of imports an SQLite run never needs
+
         return postgresql.insert(table)
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
