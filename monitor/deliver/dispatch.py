@@ -69,6 +69,14 @@ class DispatchReport:
         self.by_channel.update(other.by_channel)
 
 
+@dataclass
+class _DestinationRun:
+    """One destination's sends in one dispatch run."""
+
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)  # a send failed
+    worked: bool = False  # a message went out: any open incident of the destination has ended
+
+
 def _incident(subscriber: str, destination: str) -> str:
     return f"delivery-failed:{subscriber}:{destination}"
 
@@ -186,16 +194,16 @@ class Dispatcher:
         # Up to parallel_sends messages of a mailbox in flight; a Telegram chat one at a time, so
         # its messages arrive in order and within Telegram's per-chat rate.
         window = asyncio.Semaphore(1 if dest.channel == "telegram" else self._parallel)
-        stopped = asyncio.Event()  # a send failed: messages not started yet keep their order
+        run = _DestinationRun()
         sends: list[asyncio.Task[None]] = []
         for number, (claimed, mode) in enumerate(batches):
             await window.acquire()
-            if stopped.is_set():
+            if run.stopped.is_set():
                 window.release()
                 # Later messages of this destination wait for its next attempt.
                 await asyncio.to_thread(self._release, [r for b, _ in batches[number:] for r in b])
                 break
-            one = self._send_one(report, sub, dest, claimed, mode, found, env, now, stopped)
+            one = self._send_one(report, sub, dest, claimed, mode, found, env, now, run)
             sends.append(asyncio.create_task(self._in_slot(window, one)))
         for outcome in await asyncio.gather(*sends, return_exceptions=True):
             if isinstance(outcome, BaseException):
@@ -218,9 +226,9 @@ class Dispatcher:
         found: dict[int, Item],
         env: Mapping[str, str],
         now: datetime,
-        stopped: asyncio.Event,
+        run: _DestinationRun,
     ) -> None:
-        """One message: renew its claims, send it, record the outcome; a failure sets stopped."""
+        """One message: renew its claims, send it, record the outcome; a failure stops the run."""
         subscriber = sub.name
         batch = await asyncio.to_thread(self._still_ours, claimed, now)
         if not batch:
@@ -239,13 +247,15 @@ class Dispatcher:
             report.sent += len(ids)
             report.messages += 1
             report.by_channel[(dest.channel, "sent")] += len(ids)
-            await asyncio.to_thread(
-                self._close,
-                _incident(subscriber, dest.key),
-                f"Alerts to subscriber {subscriber} work again",
-            )
+            if not run.worked:  # one write per destination and run, not one per message
+                run.worked = True
+                await asyncio.to_thread(
+                    self._close,
+                    _incident(subscriber, dest.key),
+                    f"Alerts to subscriber {subscriber} work again",
+                )
             return
-        stopped.set()
+        run.stopped.set()
         final = await self._failed(report, subscriber, dest, batch, result, now)
         log.warning(
             "delivery failed",
