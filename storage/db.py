@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlmodel import SQLModel
 
 from storage import models
+from storage.fulltext import PG_DOCUMENT
 
 SCHEMA_VERSION = "1"
 APP_DIR = "india-japan-monitor"
@@ -47,6 +48,9 @@ _FTS_DDL = [
     " INSERT INTO article_fts(rowid, title, summary, text)"
     " VALUES (new.id, new.title, new.summary, new.text); END",
 ]
+
+
+_PG_FTS_DDL = f"CREATE INDEX IF NOT EXISTS article_fts_pg ON article USING GIN ({PG_DOCUMENT})"
 
 
 def default_db_path() -> Path:
@@ -156,6 +160,8 @@ class Database:
             if self.is_sqlite:
                 for stmt in _FTS_DDL:
                     conn.exec_driver_sql(stmt)
+            else:
+                conn.exec_driver_sql(_PG_FTS_DDL)
             existing = conn.execute(
                 text("SELECT value FROM meta WHERE key = 'schema_version'")
             ).scalar()

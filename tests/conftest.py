@@ -130,6 +130,16 @@ def write_config(path: Path, sources: list[dict[str, Any]], **overrides: Any) ->
     return path
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on each backend in turn: a SQLite file, then a PostgreSQL database of
+    its own on the machine's server (tests/databases.py)."""
+    from tests.databases import database_url
+
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "monitor.db"
