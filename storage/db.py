@@ -29,6 +29,7 @@ from storage import models
 from storage.fulltext import PG_DOCUMENT
 
 SCHEMA_VERSION = "1"
+_SCHEMA_LOCK = 0x6D6F6E69  # PostgreSQL advisory lock key held while the schema is created
 APP_DIR = "india-japan-monitor"
 DB_FILE = "monitor.db"
 
@@ -154,22 +155,33 @@ class Database:
 
             with self.engine.connect() as conn:
                 check_schema(conn.exec_driver_sql(MASTER).fetchall())
+        if not self.is_sqlite:
+            with self.write() as conn:
+                # Daemons starting together on one PostgreSQL database: one creates, the others
+                # wait for its commit and then find every table there.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+                SQLModel.metadata.create_all(conn, tables=_tables())
+                self._finish_schema(conn)
+            return
         SQLModel.metadata.create_all(self.engine, tables=_tables())
         with self.write() as conn:
-            _add_missing_columns(conn)
-            if self.is_sqlite:
-                for stmt in _FTS_DDL:
-                    conn.exec_driver_sql(stmt)
-            else:
-                conn.exec_driver_sql(_PG_FTS_DDL)
-            existing = conn.execute(
-                text("SELECT value FROM meta WHERE key = 'schema_version'")
-            ).scalar()
-            if existing is None:
-                conn.execute(
-                    text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"),
-                    {"v": SCHEMA_VERSION},
-                )
+            self._finish_schema(conn)
+
+    def _finish_schema(self, conn: Connection) -> None:
+        _add_missing_columns(conn)
+        if self.is_sqlite:
+            for stmt in _FTS_DDL:
+                conn.exec_driver_sql(stmt)
+        else:
+            conn.exec_driver_sql(_PG_FTS_DDL)
+        existing = conn.execute(
+            text("SELECT value FROM meta WHERE key = 'schema_version'")
+        ).scalar()
+        if existing is None:
+            conn.execute(
+                text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"),
+                {"v": SCHEMA_VERSION},
+            )
 
     @contextmanager
     def write(self, *, durable: bool = False) -> Iterator[Connection]:
@@ -284,6 +296,7 @@ def _tables() -> list[Table]:
         models.operator_notice_table,
         models.backfill_route_table,
         models.source_health_table,
+        models.job_lease_table,
     ]
 
 

@@ -46,6 +46,7 @@ class FeedServer:
         self.clock = clock or FixtureClock.real()  # renders the date tokens of served fixtures
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.times: list[tuple[float, str]] = []  # (time.monotonic(), path) of every request
         self.slow_started = threading.Event()
         server = self
 
@@ -55,6 +56,7 @@ class FeedServer:
 
             def do_GET(self) -> None:
                 server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                server.times.append((time.monotonic(), self.path))
                 route = server.routes.get(self.path)
                 if route is not None and route.delay:
                     server.slow_started.set()
