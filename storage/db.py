@@ -136,11 +136,13 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
 
-    def create_schema(self, *, check: bool = True) -> None:
-        """Create missing tables (idempotent): safe on every start. On SQLite, first refuse a
-        file holding triggers, views or tables the monitor did not create (SchemaError)."""
+    def create_schema(self, *, check: bool = True, upgrade: bool = False) -> None:
+        """Make an empty database the newest schema, or check a used one's revision: safe on
+        every start. An older revision is upgraded only with upgrade=True (else SchemaBehind), a
+        newer one is refused (SchemaAhead). On SQLite, first refuse a file holding triggers,
+        views or tables the monitor did not create (SchemaError)."""
         try:
-            self._create_schema(check)
+            self._create_schema(check, upgrade)
         except DatabaseError as exc:
             where = sqlite_path(self.url) or make_url(self.url).render_as_string()
             cause = str(exc.orig) if exc.orig is not None else str(exc)
@@ -148,40 +150,28 @@ class Database:
                 f"{where}: cannot be opened as the monitor's database: {cause}"
             ) from None
 
-    def _create_schema(self, check: bool) -> None:
+    def _create_schema(self, check: bool, upgrade: bool) -> None:
+        from storage import schema
+
         if check and self.is_sqlite:
             from storage.schema_guard import MASTER
             from storage.schema_guard import check as check_schema
 
             with self.engine.connect() as conn:
                 check_schema(conn.exec_driver_sql(MASTER).fetchall())
-        if not self.is_sqlite:
-            with self.write() as conn:
-                # Daemons starting together on one PostgreSQL database: one creates, the others
-                # wait for its commit and then find every table there.
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-                SQLModel.metadata.create_all(conn, tables=_tables())
-                self._finish_schema(conn)
-            return
-        SQLModel.metadata.create_all(self.engine, tables=_tables())
         with self.write() as conn:
-            self._finish_schema(conn)
-
-    def _finish_schema(self, conn: Connection) -> None:
-        _add_missing_columns(conn)
-        if self.is_sqlite:
-            for stmt in _FTS_DDL:
-                conn.exec_driver_sql(stmt)
-        else:
-            conn.exec_driver_sql(_PG_FTS_DDL)
-        existing = conn.execute(
-            text("SELECT value FROM meta WHERE key = 'schema_version'")
-        ).scalar()
-        if existing is None:
-            conn.execute(
-                text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"),
-                {"v": SCHEMA_VERSION},
-            )
+            if not self.is_sqlite:
+                # Daemons starting together on one PostgreSQL database: one creates or upgrades,
+                # the others wait for its commit and then find the schema there.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+            at = schema.revision(conn)
+            if at is None:  # an empty database: the newest schema at once
+                build_baseline(conn)
+                schema.stamp(conn)
+                return
+            schema.check(at, upgrade=upgrade)
+            if at != schema.HEAD:
+                schema.upgrade(conn, at)
 
     @contextmanager
     def write(self, *, durable: bool = False) -> Iterator[Connection]:
@@ -243,6 +233,24 @@ class Database:
             yield
         finally:
             os.close(fd)  # releases the lock
+
+
+def build_baseline(conn: Connection) -> None:
+    """The baseline revision's schema on this connection: missing tables, columns added since a
+    table was made, the full-text index, the meta row. Idempotent (IF NOT EXISTS throughout)."""
+    SQLModel.metadata.create_all(conn, tables=_tables())
+    _add_missing_columns(conn)
+    if conn.dialect.name == "sqlite":
+        for stmt in _FTS_DDL:
+            conn.exec_driver_sql(stmt)
+    else:
+        conn.exec_driver_sql(_PG_FTS_DDL)
+    existing = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar()
+    if existing is None:
+        conn.execute(
+            text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"),
+            {"v": SCHEMA_VERSION},
+        )
 
 
 def insert_for(conn: Connection, table: Any) -> Any:

@@ -85,7 +85,7 @@ class Daemon:
             self.stopping.set()
 
     async def run(self) -> int:
-        self.db.create_schema()
+        self.db.create_schema(upgrade=self.config.daemon.auto_upgrade)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)

@@ -78,9 +78,7 @@ def source_rows(db: Database, config: Config, now: datetime) -> list[dict[str, A
                     else None
                 ),
                 "operator_told": told.reported_state if told else None,
-                "held_by": {
-                    kind: held.get(f"{kind}:{source.id}") for kind in ("poll", "crawl")
-                },
+                "held_by": {kind: held.get(f"{kind}:{source.id}") for kind in ("poll", "crawl")},
                 "feeds": [
                     {
                         "url": f.url,
