@@ -55,7 +55,7 @@ PEERS ?= ../shared/peers
 REPS ?= 3
 bench: bench-own bench-peers
 
-bench-own: install
+bench-own: dev
 	$(BIN)/python bench/poll_bench.py
 	$(BIN)/python bench/crawl_bench.py
 	$(BIN)/python bench/backfill_bench.py
@@ -65,7 +65,7 @@ bench-own: install
 
 # rss2email 3.14 and `monitor poll` back to back on the same loopback feeds, medians of REPS;
 # compare.py prints monitor ÷ rss2email for CPU, wall and peak RSS per workload and run.
-bench-peers: install
+bench-peers: dev
 	out=$$(mktemp -d /tmp/peers-out.XXXXXX) && \
 	  OUT=$$out REPS=$(REPS) MONITOR_REPO=$(CURDIR) bash $(PEERS)/interleave.sh && \
 	  $(PYTHON) $(PEERS)/compare.py $$out/results.jsonl
