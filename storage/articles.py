@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, text
+from sqlalchemy import Connection, Select, and_, column, delete, func, or_, select, text
+from sqlalchemy import table as sa_table
 
 from monitor.article import Article
 from monitor.collect.canonical import url_hash
@@ -18,6 +19,7 @@ from monitor.judge.rules import Query
 from storage.db import insert_for as _insert
 from storage.fulltext import SearchError, fts5
 from storage.models import article_table, article_tag_table, seen_table
+from storage.stories import story_filter
 
 _BATCH = 400  # rows per INSERT: well under SQLite's bound-parameter limit
 
@@ -232,17 +234,26 @@ def list_articles(
     sources: Sequence[str] = (),
     sector: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
     search: Query | None = None,
+    story: str | None = None,
+    by_relevance: bool = False,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[StoredArticle]:
-    """Newest first, filtered; `search` is a query in the rule language, answered by the
-    database's full-text index over title, summary and text (SearchError if it cannot be)."""
+    """Newest first (or, with a search and by_relevance, best match first), filtered; `search`
+    is a query in the rule language, answered by the database's full-text index over title,
+    summary and text (SearchError if it cannot be); `story` is a story key (stories.py)."""
     table = article_table
-    query = select(table).order_by(table.c.published_at.desc(), table.c.id.desc()).limit(limit)
+    query = select(table).limit(limit).offset(offset)
     if sources:
         query = query.where(table.c.source_id.in_(list(sources)))
     if since is not None:
         query = query.where(table.c.published_at >= since)
+    if until is not None:
+        query = query.where(table.c.published_at < until)
+    if story is not None:
+        query = query.where(story_filter(story))
     if sector:
         tags = article_tag_table
         query = query.where(
@@ -250,9 +261,26 @@ def list_articles(
             .where(and_(tags.c.article_id == table.c.id, tags.c.sector == sector))
             .exists()
         )
-    if search:
-        query = query.where(table.c.id.in_(_search_ids(conn, search)))
-    rows = conn.execute(query).mappings().all()
+    if search and by_relevance:
+        query = _ranked(conn, query, search)
+    else:
+        if search:
+            query = query.where(table.c.id.in_(_search_ids(conn, search)))
+        query = query.order_by(table.c.published_at.desc(), table.c.id.desc())
+    return _stored(conn, conn.execute(query).mappings().all())
+
+
+def article_by_id(conn: Connection, article_id: int) -> StoredArticle | None:
+    found = _stored(
+        conn,
+        conn.execute(select(article_table).where(article_table.c.id == article_id))
+        .mappings()
+        .all(),
+    )
+    return found[0] if found else None
+
+
+def _stored(conn: Connection, rows: Sequence[Any]) -> list[StoredArticle]:
     matched = _tags_for(conn, [r["id"] for r in rows])
     return [
         StoredArticle(
@@ -271,6 +299,22 @@ def list_articles(
         )
         for r in rows
     ]
+
+
+_FTS = sa_table("article_fts", column("rowid"), column("rank"))
+
+
+def _ranked(conn: Connection, query: Select[Any], search: Query) -> Select[Any]:
+    """Best match first: FTS5's bm25 rank, newest first among equals."""
+    if conn.dialect.name != "sqlite":
+        raise SearchError("full-text search is only available on SQLite for now")
+    match = text("article_fts MATCH :q").bindparams(q=fts5(search))
+    table = article_table
+    return (
+        query.join(_FTS, _FTS.c.rowid == table.c.id)
+        .where(match)
+        .order_by(_FTS.c.rank, table.c.published_at.desc(), table.c.id.desc())
+    )
 
 
 def _search_ids(conn: Connection, query: Query) -> Any:
@@ -306,12 +350,17 @@ def prune_seen(conn: Connection, before: datetime) -> int:
     return int(conn.execute(delete(seen).where(seen.c.last_seen_at < before)).rowcount)
 
 
-def iter_articles(conn: Connection, since: datetime | None = None) -> Iterator[Article]:
-    """Stored articles as pipeline Articles (newest first), e.g. to replay rules on history."""
+def iter_articles(
+    conn: Connection, since: datetime | None = None, search: Query | None = None
+) -> Iterator[Article]:
+    """Stored articles as pipeline Articles (newest first), e.g. to replay rules on history;
+    `search` narrows them first through the full-text index (SearchError if it cannot)."""
     a = article_table
     query = select(a).order_by(a.c.published_at.desc(), a.c.id.desc())
     if since is not None:
         query = query.where(a.c.published_at >= since)
+    if search is not None:
+        query = query.where(a.c.id.in_(_search_ids(conn, search)))
     for chunk in conn.execute(query).mappings().partitions(500):
         tags = _tags_for(conn, [r["id"] for r in chunk])
         for r in chunk:
