@@ -98,6 +98,7 @@ def build_corpus(where: Path) -> Corpus:
              "the two governments said after talks in Tokyo.", now - 10 * day),
         ],
     }  # fmt: skip
+    batches["orf"] += space_items(now)
     ids: dict[str, int] = {}
     for source, items in batches.items():
         arts = [_article(source, slug, title, text, when, now) for slug, title, text, when in items]
@@ -114,6 +115,27 @@ def build_corpus(where: Path) -> Corpus:
             "UPDATE article SET url = 'javascript:alert(1)' WHERE id = ?", (ids["hostile"],)
         )
     return Corpus(config_path, db_path, now, ids)
+
+
+def this_monday(now: datetime) -> datetime:
+    today = now.replace(hour=0, minute=0, second=0)
+    return today - timedelta(days=today.weekday())
+
+
+def space_items(now: datetime) -> list[tuple[str, str, str, datetime]]:
+    """Space coverage for the trends: one piece in each of weeks -6, -5 and -4 (on Wednesday),
+    then four last week (its Monday): a spike, whatever day the tests run."""
+    monday = this_monday(now)
+    text = (
+        "ISRO and JAXA said the India-Japan lunar polar exploration mission's rover passed "
+        "its tests in Bengaluru and Tokyo."
+    )
+    quiet = [monday - timedelta(weeks=w) + timedelta(days=2, hours=12) for w in (6, 5, 4)]
+    busy = [monday - timedelta(weeks=1) + timedelta(hours=9 + h) for h in range(4)]
+    return [
+        (f"lupex-{i}", f"India-Japan lunar mission LUPEX: update {i}", text, when)
+        for i, when in enumerate(quiet + busy, 1)
+    ]
 
 
 class WebProcess:
