@@ -62,6 +62,7 @@ bench-own: install
 	$(BIN)/python bench/relevance_eval.py
 	$(BIN)/python bench/alert_bench.py --peers $(PEERS)
 	$(BIN)/python bench/daemon_bench.py --peers $(PEERS)
+	$(BIN)/python bench/web_bench.py
 
 # rss2email 3.14 and `monitor poll` back to back on the same loopback feeds, medians of REPS;
 # compare.py prints monitor ÷ rss2email for CPU, wall and peak RSS per workload and run.

@@ -1,7 +1,7 @@
 """Which stored articles are one story: today the same content fingerprint across outlets.
 
 Reads: the article and source tables. Writes: nothing. Story clustering (issue 16) replaces the
-key here, and only here: every page, API route and feed asks these two functions.
+key here, and only here: every page, API route and feed asks the functions of this module.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from storage.models import article_table, source_table
 
@@ -53,3 +53,33 @@ def _members(conn: Connection, where: Any) -> list[StoryMember]:
         .limit(100)
     )
     return [StoryMember(*row) for row in rows]
+
+
+def recent_stories(
+    conn: Connection, since: datetime, limit: int = 50
+) -> list[tuple[str, list[StoryMember]]]:
+    """Stories carried by more than one outlet with an article published since `since`,
+    the latest first: each its key and its articles, oldest first."""
+    a = article_table
+    keys = [
+        key
+        for (key,) in conn.execute(
+            select(a.c.fingerprint)
+            .where(a.c.published_at >= since, a.c.fingerprint.is_not(None))
+            .group_by(a.c.fingerprint)
+            .having(func.count(func.distinct(a.c.source_id)) > 1)
+            .order_by(func.max(a.c.published_at).desc())
+            .limit(limit)
+        )
+    ]
+    members: dict[str, list[StoryMember]] = {key: [] for key in keys}
+    rows = conn.execute(
+        select(a.c.fingerprint, a.c.id, a.c.source_id, source_table.c.name, a.c.title, a.c.url)
+        .add_columns(a.c.published_at)
+        .join(source_table, source_table.c.id == a.c.source_id)
+        .where(a.c.fingerprint.in_(keys))
+        .order_by(a.c.published_at, a.c.id)
+    )
+    for key, *member in rows:
+        members[key].append(StoryMember(*member))
+    return [(key, members[key]) for key in keys]

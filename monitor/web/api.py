@@ -7,6 +7,7 @@ Reads: the database through monitor/web/reads.py. Writes: JSON responses.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -86,6 +87,18 @@ async def article(request: web.Request) -> web.Response:
                 for x in found.alerts
             ],
         }
+    )
+
+
+async def stories(request: web.Request) -> web.Response:
+    st = state(request)
+    try:
+        days = number(request.query, "days", 30, 1, 366)
+    except ParamError as exc:
+        return json_problem(400, str(exc))
+    found = await asyncio.to_thread(reads.stories, st.db, st.now() - timedelta(days=days))
+    return json_response(
+        [{"key": key, "articles": [_member(m) for m in members]} for key, members in found]
     )
 
 

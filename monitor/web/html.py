@@ -139,6 +139,7 @@ def snippet(text: str, pattern: re.Pattern[str] | None, width: int = 240) -> str
 
 NAV = (
     ("/search", "Search"),
+    ("/stories", "Stories"),
     ("/trends", "Trends"),
     ("/sources", "Sources"),
     ("/rules/try", "Rule preview"),

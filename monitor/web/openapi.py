@@ -258,6 +258,23 @@ def document() -> dict[str, Any]:
                     "responses": {"200": _json(_ref("FullArticle"), "The article"), "404": _ERROR},
                 }
             },
+            "/api/stories": {
+                "get": {
+                    "summary": "Stories carried by more than one outlet, latest first",
+                    "operationId": "listStories",
+                    "parameters": [
+                        _query(
+                            "days",
+                            "With an article in this many recent days (default 30).",
+                            {"type": "integer", "minimum": 1, "maximum": 366},
+                        )
+                    ],
+                    "responses": {
+                        "200": _json({"type": "array", "items": _ref("Story")}, "Stories"),
+                        "400": _ERROR,
+                    },
+                }
+            },
             "/api/stories/{key}": {
                 "get": {
                     "summary": "The articles of one story in every outlet, oldest first",

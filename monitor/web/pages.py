@@ -6,6 +6,7 @@ Reads: the database through monitor/web/reads.py (in a worker thread). Writes: H
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -304,6 +305,35 @@ async def story_page(request: web.Request) -> web.Response:
         table=table(("published", "outlet", "title"), rows, cls="timeline"),
     )
     return html_response(page(members[0].title, body))
+
+
+async def stories_page(request: web.Request) -> web.Response:
+    st = state(request)
+    try:
+        days = number(request.query, "days", 30, 1, 366)
+    except ParamError as exc:
+        return problem_page(400, "Stories", str(exc))
+    found = await asyncio.to_thread(reads.stories, st.db, st.now() - timedelta(days=days))
+    items = join(
+        render(
+            '<li class="story-item"><h2><a href="/stories/{key}">{title}</a></h2>'
+            '<p class="meta">{outlets} · first {first} · last {last}</p></li>',
+            key=key,
+            title=members[0].title,
+            outlets=", ".join(dict.fromkeys(m.outlet for m in members)),
+            first=when(members[0].published_at),
+            last=when(members[-1].published_at),
+        )
+        for key, members in found
+    )
+    body = render(
+        "<p>Stories carried by more than one outlet in the last {days} days, latest first.</p>"
+        '<ol class="stories">{items}</ol>{empty}',
+        days=days,
+        items=items,
+        empty=render("<p>None yet.</p>") if not found else "",
+    )
+    return html_response(page("Stories", body, active="/stories"))
 
 
 async def trends_page(request: web.Request) -> web.Response:

@@ -22,7 +22,7 @@ from storage import articles as store
 from storage import browse
 from storage.db import Database, time_limit
 from storage.models import article_table
-from storage.stories import StoryMember, story_members, story_of
+from storage.stories import StoryMember, recent_stories, story_members, story_of
 
 TIME_LIMIT = 2.0  # seconds any one page's queries may take before they are interrupted
 
@@ -96,6 +96,12 @@ def story(db: Database, key: str) -> list[StoryMember]:
     """The articles of one story, by its key."""
     with db.read() as conn, time_limit(conn, TIME_LIMIT):
         return story_members(conn, key)
+
+
+def stories(db: Database, since: datetime) -> list[tuple[str, list[StoryMember]]]:
+    """Stories in more than one outlet, latest first."""
+    with db.read() as conn, time_limit(conn, TIME_LIMIT):
+        return recent_stories(conn, since)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def test_openapi_document_is_valid_and_names_every_route(site: WebProcess) -> No
     document = api(site, "/api/openapi.json")
     validate(document)
     assert set(document["paths"]) == {
-        "/api/articles", "/api/articles/{id}", "/api/stories/{key}", "/api/sources",
+        "/api/articles", "/api/articles/{id}", "/api/stories", "/api/stories/{key}", "/api/sources",
         "/api/trends", "/feeds/search.atom", "/feeds/sectors/{sector}.atom",
     }  # fmt: skip
 
@@ -47,6 +47,8 @@ def test_answers_follow_the_documented_schemas(site: WebProcess, corpus: Corpus)
         jsonschema.validate(api(site, path), schema(document, name))
     for row in api(site, "/api/sources"):
         jsonschema.validate(row, schema(document, "Source"))
+    for item in api(site, "/api/stories"):
+        jsonschema.validate(item, schema(document, "Story"))
     story = api(site, f"/api/articles/{corpus.ids['pact-dd']}")["story"]
     jsonschema.validate(api(site, f"/api/stories/{story['key']}"), schema(document, "Story"))
     error = api(site, "/api/articles?q=" + quote("AND ("), 400)
@@ -83,3 +85,11 @@ def test_one_article_whole_with_its_story_and_alerts(site: WebProcess, corpus: C
     assert [a["source"] for a in got["story"]["articles"]] == ["japantimes", "ddnews"]
     assert [(a["subscriber"], a["rules"]) for a in got["alerts"]] == [("analyst-delhi", ["chips"])]
     assert "destination" not in json.dumps(got) and "smtp.example.org" not in json.dumps(got)
+
+
+def test_stories_in_more_than_one_outlet(site: WebProcess, corpus: Corpus) -> None:
+    stories = api(site, "/api/stories")
+    assert [[a["id"] for a in s["articles"]] for s in stories] == [
+        [corpus.ids["pact-jt"], corpus.ids["pact-dd"]]
+    ]
+    assert api(site, "/api/stories?days=1") == []  # the pact is three days old

@@ -110,6 +110,15 @@ def test_search_filter_open_an_article_and_its_story(
     assert fits(driver)
     shot(driver, "article")
 
+    driver.find_element(By.LINK_TEXT, "Stories").click()
+    WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/stories"))
+    listed = driver.find_elements(By.CSS_SELECTOR, "li.story-item")
+    assert [s.find_element(By.TAG_NAME, "h2").text for s in listed] == [
+        "India-Japan semiconductor pact signed in New Delhi"
+    ]
+    assert fits(driver)
+    shot(driver, "stories")
+    driver.back()
     driver.find_element(By.LINK_TEXT, "The whole story").click()
     WebDriverWait(driver, 10).until(lambda d: "/stories/" in d.current_url)
     rows = driver.find_elements(By.CSS_SELECTOR, "table.timeline tbody tr")

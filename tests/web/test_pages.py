@@ -83,6 +83,15 @@ def test_article_page_says_why_which_sectors_which_story_and_who_was_alerted(
         assert secret not in answer.text
 
 
+def test_stories_page_lists_stories_of_several_outlets(site: WebProcess) -> None:
+    doc = page(site, "/stories")
+    items = doc.css("li.story-item")
+    assert [i.css_first("h2").text() for i in items] == [
+        "India-Japan semiconductor pact signed in New Delhi"
+    ]
+    assert "The Japan Times, DD News" in items[0].css_first(".meta").text()
+
+
 def test_story_page_lists_every_outlet_with_its_timeline(site: WebProcess, corpus: Corpus) -> None:
     doc = page(site, f"/articles/{corpus.ids['pact-dd']}")
     whole = doc.css_first('a[href^="/stories/"]').attributes["href"] or ""
