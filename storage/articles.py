@@ -272,7 +272,8 @@ def list_articles(
             .exists()
         )
     if search and by_relevance:
-        query = _ranked(conn, query, search)
+        filtered = bool(sources or sector or since or until or story)
+        query = _ranked(conn, query, search, best=None if filtered else offset + limit)
     else:
         if search:
             query = query.where(_matching(conn, search))
@@ -314,12 +315,28 @@ def _stored(conn: Connection, rows: Sequence[Any]) -> list[StoredArticle]:
 _FTS = sa_table("article_fts", column("rowid"), column("rank"))
 
 
-def _ranked(conn: Connection, query: Select[Any], search: Query) -> Select[Any]:
-    """Best match first: FTS5's bm25 rank, newest first among equals."""
+def _ranked(
+    conn: Connection, query: Select[Any], search: Query, *, best: int | None
+) -> Select[Any]:
+    """Best match first: FTS5's bm25 rank, newest first among equals. best: with no other
+    filter, FTS5 keeps only that many best matches itself (half the time of joining them all)."""
     if conn.dialect.name != "sqlite":
         raise SearchError("full-text search is only available on SQLite for now")
-    match = text("article_fts MATCH :q").bindparams(q=fts5(search))
     table = article_table
+    if best is not None:
+        top = (
+            text(
+                "SELECT rowid, rank FROM article_fts WHERE article_fts MATCH :q "
+                "ORDER BY rank LIMIT :n"
+            )
+            .bindparams(q=fts5(search), n=best)
+            .columns(column("rowid"), column("rank"))
+            .subquery("best")
+        )
+        return query.join(top, top.c.rowid == table.c.id).order_by(
+            top.c.rank, table.c.published_at.desc(), table.c.id.desc()
+        )
+    match = text("article_fts MATCH :q").bindparams(q=fts5(search))
     return (
         query.join(_FTS, _FTS.c.rowid == table.c.id)
         .where(match)

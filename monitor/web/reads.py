@@ -25,6 +25,7 @@ from storage.models import article_table
 from storage.stories import StoryMember, recent_stories, story_members, story_of
 
 TIME_LIMIT = 2.0  # seconds any one page's queries may take before they are interrupted
+TRENDS_TIME_LIMIT = 5.0  # a year of weekly counts reads every article of the year
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def trends(db: Database, weeks: int, now: datetime, source: str | None = None) -
     first = monday - timedelta(weeks=weeks - 1)
     since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     until = datetime.combine(monday + timedelta(weeks=1), datetime.min.time(), tzinfo=UTC)
-    with db.read() as conn, time_limit(conn, TIME_LIMIT):
+    with db.read() as conn, time_limit(conn, TRENDS_TIME_LIMIT):
         sectors = browse.weekly_by_sector(conn, since, until, source)
         outlets = browse.weekly_by_outlet(conn, since, until)
         names = browse.outlet_names(conn)

@@ -93,3 +93,14 @@ def test_stories_in_more_than_one_outlet(site: WebProcess, corpus: Corpus) -> No
         [corpus.ids["pact-jt"], corpus.ids["pact-dd"]]
     ]
     assert api(site, "/api/stories?days=1") == []  # the pact is three days old
+
+
+def test_by_relevance_finds_what_newest_first_finds(site: WebProcess) -> None:
+    def ids(query: str) -> list[int]:
+        return [item["id"] for item in api(site, f"/api/articles?{query}")["items"]]
+
+    newest = ids("q=semicon*")
+    assert len(newest) == 3
+    assert sorted(ids("q=semicon*&order=relevance")) == sorted(newest)
+    both = "q=semicon*&order=relevance&source=japantimes&source=ddnews"
+    assert sorted(ids(both)) == sorted(newest)  # the filtered way ranks the same matches
