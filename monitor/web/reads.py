@@ -117,14 +117,12 @@ def trends(db: Database, weeks: int, now: datetime, source: str | None = None) -
     """Articles per sector and per outlet in each of the last `weeks` weeks (this one last)."""
     today = now.astimezone(UTC).date()
     monday = today - timedelta(days=today.weekday())
-    first = monday - timedelta(weeks=weeks - 1)
-    since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-    until = datetime.combine(monday + timedelta(weeks=1), datetime.min.time(), tzinfo=UTC)
+    days = [monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    starts = [datetime.combine(day, datetime.min.time(), tzinfo=UTC) for day in days]
     with db.read() as conn, time_limit(conn, TRENDS_TIME_LIMIT):
-        sectors = browse.weekly_by_sector(conn, since, until, source)
-        outlets = browse.weekly_by_outlet(conn, since, until)
+        sectors = browse.weekly_by_sector(conn, starts, source)
+        outlets = browse.weekly_by_outlet(conn, starts)
         names = browse.outlet_names(conn)
-    days = [first + timedelta(weeks=i) for i in range(weeks)]
     return Trends(days, sectors, outlets, names)
 
 
