@@ -15,9 +15,13 @@ from tests.web.http import get
 from tests.web.site import Corpus, WebProcess
 
 
-def with_web(corpus: Corpus, tmp_path: Path, web: dict[str, object]) -> Path:
+def with_web(
+    corpus: Corpus, tmp_path: Path, web: dict[str, object], credentials: Path | None = None
+) -> Path:
     data = yaml.safe_load(corpus.config.read_text(encoding="utf-8"))
     data["web"] = web
+    if credentials is not None:
+        data.setdefault("alerts", {})["credentials_file"] = str(credentials)
     path = tmp_path / "feeds.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
@@ -101,3 +105,14 @@ def test_the_view_never_writes_and_never_creates_a_database(
     out = monitor("web", config=corpus.config, db=mistyped)
     assert out.returncode == 2 and "no database at" in out.stderr
     assert not mistyped.parent.exists()
+
+
+def test_check_config_warns_of_a_web_token_without_a_value(corpus: Corpus, tmp_path: Path) -> None:
+    secrets = tmp_path / "credentials"
+    secrets.write_text("SMTP_PASS=synthetic\n", encoding="utf-8")  # the subscriber's, not the web's
+    web = {"allow_remote": True, "token": "${NOT_SET_ANYWHERE}"}
+    out = monitor("check-config", config=with_web(corpus, tmp_path, web, secrets), db=corpus.db)
+    assert out.returncode == 0, out.stderr  # the daemon does not need it
+    assert "web.token" in out.stderr + out.stdout
+    assert "${NOT_SET_ANYWHERE} is not set" in out.stderr + out.stdout
+    assert "web: `monitor web` on http://127.0.0.1:8765/ (token required)" in out.stdout
