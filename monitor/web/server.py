@@ -105,7 +105,10 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
 def _allowed_host(host: str) -> bool:
     """A Host header naming this machine: a page fetched through another name (DNS rebinding)
     must not read the view."""
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if host.startswith("["):  # [::1]:8765
+        name = host[1:].partition("]")[0]
+    else:
+        name = host.rpartition(":")[0] if host.count(":") == 1 else host
     return is_loopback_host(name)
 
 

@@ -38,6 +38,8 @@ def status_with_host(port: int, host: str) -> int:
 def test_loopback_view_answers_only_requests_naming_this_machine(site: WebProcess) -> None:
     assert status_with_host(site.port, f"127.0.0.1:{site.port}") == 200
     assert status_with_host(site.port, f"localhost:{site.port}") == 200
+    assert status_with_host(site.port, f"[::1]:{site.port}") == 200
+    assert status_with_host(site.port, "localhost") == 200
     # A page on another site that rebinds its name to 127.0.0.1 cannot read the view.
     assert status_with_host(site.port, f"attacker.example:{site.port}") == 403
 
