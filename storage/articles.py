@@ -27,7 +27,7 @@ from monitor.article import Article
 from monitor.collect.canonical import url_hash
 from monitor.judge.rules import Query
 from storage.db import insert_for as _insert
-from storage.fulltext import SearchError, fts5
+from storage.fulltext import PG_DOCUMENT, fts5, tsquery
 from storage.models import article_table, article_tag_table, seen_table
 from storage.stories import story_filter
 
@@ -320,9 +320,13 @@ def _ranked(
 ) -> Select[Any]:
     """Best match first: FTS5's bm25 rank, newest first among equals. best: with no other
     filter, FTS5 keeps only that many best matches itself (half the time of joining them all)."""
-    if conn.dialect.name != "sqlite":
-        raise SearchError("full-text search is only available on SQLite for now")
     table = article_table
+    if conn.dialect.name == "postgresql":
+        document = text(f"{PG_DOCUMENT} @@ to_tsquery('simple', :q)").bindparams(q=tsquery(search))
+        rank = text(f"ts_rank({PG_DOCUMENT}, to_tsquery('simple', :r)) DESC").bindparams(
+            r=tsquery(search)
+        )
+        return query.where(document).order_by(rank, table.c.published_at.desc(), table.c.id.desc())
     if best is not None:
         top = (
             text(
@@ -354,6 +358,8 @@ _COMMON = 5000
 def _matching(conn: Connection, query: Query) -> Any:
     """The WHERE clause of a search: the articles the full-text index finds for the query."""
     ids = _search_ids(conn, query)
+    if conn.dialect.name != "sqlite":
+        return article_table.c.id.in_(ids)  # PostgreSQL's planner weighs the GIN index itself
     counted = select(func.count()).select_from(
         text("(SELECT rowid FROM article_fts WHERE article_fts MATCH :q LIMIT :n)")
         .bindparams(q=fts5(query), n=_COMMON)
@@ -368,8 +374,10 @@ def _matching(conn: Connection, query: Query) -> Any:
 
 
 def _search_ids(conn: Connection, query: Query) -> Any:
-    if conn.dialect.name != "sqlite":
-        raise SearchError("full-text search is only available on SQLite for now")
+    if conn.dialect.name == "postgresql":
+        return text(
+            f"SELECT id FROM article WHERE {PG_DOCUMENT} @@ to_tsquery('simple', :q)"
+        ).bindparams(q=tsquery(query))
     match = fts5(query)
     return text("SELECT rowid FROM article_fts WHERE article_fts MATCH :q").bindparams(q=match)
 

@@ -46,6 +46,7 @@ class FeedServer:
         self.clock = clock or FixtureClock.real()  # renders the date tokens of served fixtures
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.times: list[tuple[float, str]] = []  # (time.monotonic(), path) of every request
         self.slow_started = threading.Event()
         server = self
 
@@ -55,6 +56,7 @@ class FeedServer:
 
             def do_GET(self) -> None:
                 server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                server.times.append((time.monotonic(), self.path))
                 route = server.routes.get(self.path)
                 if route is not None and route.delay:
                     server.slow_started.set()
@@ -128,6 +130,16 @@ def write_config(path: Path, sources: list[dict[str, Any]], **overrides: Any) ->
     data.update(overrides)
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on each backend in turn: a SQLite file, then a PostgreSQL database of
+    its own on the machine's server (tests/databases.py)."""
+    from tests.databases import database_url
+
+    with database_url(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

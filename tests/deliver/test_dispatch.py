@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import textwrap
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,6 +57,22 @@ sectors:
 """
 
 
+_URL: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def backend(db_url: str) -> Iterator[None]:
+    """Every test here runs on SQLite and on PostgreSQL (claims use FOR UPDATE SKIP LOCKED)."""
+    _URL["db"] = db_url
+    yield
+    for database in _OPEN:
+        database.dispose()
+    _OPEN.clear()
+
+
+_OPEN: list[Database] = []
+
+
 def setup(
     tmp_path: Path, subscribers: list[dict[str, Any]], **alerts: Any
 ) -> tuple[Config, Database, App, Dispatcher, Clock]:
@@ -65,7 +82,8 @@ def setup(
     path = tmp_path / "feeds.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     config = load_config(path).config
-    db = Database(f"sqlite:///{tmp_path / 'monitor.db'}")
+    db = Database(_URL["db"])
+    _OPEN.append(db)
     db.create_schema()
     with db.write() as conn:
         sync_sources(conn, [("dd", "DD News", []), ("jt", "The Japan Times", [])])
