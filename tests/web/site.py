@@ -8,12 +8,13 @@ database under the test's directory; every article below is invented for these t
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy import text
 
 from monitor.app import build
 from monitor.article import Article
@@ -48,7 +49,7 @@ PACT = (
 @dataclass(frozen=True)
 class Corpus:
     config: Path
-    db: Path
+    db: Path | str  # what --db takes: the SQLite file, or a PostgreSQL URL
     now: datetime
     ids: dict[str, int]  # name given below → stored article id
 
@@ -66,12 +67,13 @@ def _article(
     )  # fmt: skip
 
 
-def build_corpus(where: Path) -> Corpus:
+def build_corpus(where: Path, url: str | None = None) -> Corpus:
+    """The corpus in a SQLite file under `where`, or in the (empty) database at `url`."""
     now = datetime.now(UTC).replace(microsecond=0)
     config_path = write_config(where / "feeds.yaml", SOURCES, subscribers=SUBSCRIBERS)
     config = load_config(config_path).config
     db_path = where / "monitor.db"
-    db = Database(f"sqlite:///{db_path}")
+    db = Database(url or f"sqlite:///{db_path}")
     db.create_schema()
     with db.write() as conn:
         sync_sources(conn, [(s["id"], s["name"], []) for s in SOURCES], now)
@@ -105,16 +107,17 @@ def build_corpus(where: Path) -> Corpus:
         outcome = ingest(app, source, arts, now)
         for row_id, stored in outcome.new:
             ids[stored.url.rstrip("/").rsplit("/", 1)[1]] = row_id
-    db.dispose()
     missing = {slug for items in batches.values() for slug, *_ in items} - set(ids)
     assert not missing, f"the SYNTHETIC corpus lost {missing} in the pipeline"
     # A row as a hostile feed could leave it: a javascript: link (the pipeline refuses these,
     # so it is written directly; the view must not trust the database either).
-    with sqlite3.connect(db_path) as raw:
-        raw.execute(
-            "UPDATE article SET url = 'javascript:alert(1)' WHERE id = ?", (ids["hostile"],)
+    with db.write() as conn:
+        conn.execute(
+            text("UPDATE article SET url = 'javascript:alert(1)' WHERE id = :id"),
+            {"id": ids["hostile"]},
         )
-    return Corpus(config_path, db_path, now, ids)
+    db.dispose()
+    return Corpus(config_path, url or db_path, now, ids)
 
 
 def this_monday(now: datetime) -> datetime:
