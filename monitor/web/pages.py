@@ -6,7 +6,7 @@ Reads: the database through monitor/web/reads.py (in a worker thread). Writes: H
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -398,8 +398,6 @@ async def sources_page(request: web.Request) -> web.Response:
 
 
 def _utc(iso: str | None) -> Html:
-    from datetime import datetime
-
     return when(datetime.fromisoformat(iso)) if iso else Html("—")
 
 
