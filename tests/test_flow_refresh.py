@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from monitor.app import open_app
 from monitor.config import load_config
@@ -33,11 +36,26 @@ def rss(*items: tuple[str, str]) -> str:
     )
 
 
+_URL: dict[str, str] = {}
+_OPEN: list[Database] = []
+
+
+@pytest.fixture(autouse=True)
+def backend(db_url: str) -> Iterator[None]:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    _URL["db"] = db_url
+    yield
+    for database in _OPEN:
+        database.dispose()
+    _OPEN.clear()
+
+
 def poll(
     tmp_path: Path, server: FeedServer, sources: list[dict[str, object]], clock: Clock
 ) -> tuple[list[SourceReport], Database]:
     cfg = load_config(write_config(tmp_path / "feeds.yaml", sources)).config
-    db = Database(f"sqlite:///{tmp_path / 'monitor.db'}")
+    db = Database(_URL["db"])
+    _OPEN.append(db)
     db.create_schema()
 
     async def run() -> list[SourceReport]:
