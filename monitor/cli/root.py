@@ -48,6 +48,8 @@ COMMANDS: Mapping[str, tuple[tuple[str, ...], str]] = {
     "sources": (("sources",), "The outlets themselves: check that collecting them works."),
     "status": (("read",), "Per source: state, last success, last error, failures, articles "
                "stored."),
+    "web": (("web",), "Serve the read-only web view, JSON API and Atom feeds (this machine "
+            "only by default)."),
 }  # fmt: skip
 
 
