@@ -37,3 +37,4 @@ class Article:
     relevance: float = 0.0
     relevance_reason: dict[str, Any] = field(default_factory=dict)
     sectors: dict[str, list[str]] = field(default_factory=dict)
+    story: int | None = None  # the story it joined or started, once stored

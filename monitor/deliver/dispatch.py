@@ -171,9 +171,13 @@ class Dispatcher:
         # A backfill summary (`monitor backfill --notify-digest`) is always its own message.
         live = [r for r in rows if r.mode != "backfill"]
         threshold = self.config.alerts.fold_threshold
+        # An immediate subscriber's digest rows (later outlets on an alerted story) are a digest.
+        now_rows = [r for r in live if r.mode != "digest"] if sub.mode == "immediate" else live
         batches: list[tuple[list[DeliveryRow], str]] = [
-            (b, sub.mode) for b in compose.batches(sub.mode, live, threshold)
+            (b, sub.mode) for b in compose.batches(sub.mode, now_rows, threshold)
         ]
+        if len(now_rows) < len(live):
+            batches.append(([r for r in live if r.mode == "digest"], "digest"))
         if len(live) < len(rows):
             batches.append(([r for r in rows if r.mode == "backfill"], "backfill"))
         for number, (claimed, mode) in enumerate(batches):
