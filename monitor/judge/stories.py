@@ -152,7 +152,9 @@ def _opens_sentence(text: str, at: int) -> bool:
 
 class _Names:
     """Runs of capitalised words, each counted by its last word ("Narendra Modi" → modi), so a
-    leader is one name whether or not the outlet gives the first name."""
+    leader is one name whether or not the outlet gives the first name; a run of three or more
+    also by its initials, as outlets alternate between the two ("Comprehensive Economic
+    Partnership Agreement" → cepa, "Japan International Cooperation Agency" → jica)."""
 
     def __init__(self, common: frozenset[str]) -> None:
         self.common = common
@@ -160,16 +162,28 @@ class _Names:
         self.starts: set[str] = set()  # capitalised where any word would be: counted if seen
         self.run: list[str] = []
         self.initial = self.loose = False
+        self.caps: list[str] = []  # initials of the capitalised words in a row, common ones too
+        self.titled = False  # the row holds a person's title: a name, not an organisation
 
     def take(self, lower: str, initial: bool, loose: bool) -> None:
+        if lower in _TITLES:
+            self.titled = True  # "Prime Minister Sanae Takaichi" is no "pmst"
+        if not loose and lower not in _ARTICLES:
+            self.caps.append(lower[0])
         if lower in self.common or len(lower) < 2:
-            self.flush()  # "Prime Minister Narendra Modi": the title is not part of the name
+            self._end_run()  # "Prime Minister Narendra Modi": the title is not part of the name
             return
         if not self.run:
             self.initial, self.loose = initial, loose
         self.run.append(lower)
 
     def flush(self) -> None:
+        self._end_run()
+        if len(self.caps) >= 3 and not self.titled:
+            self.names.add("".join(self.caps))
+        self.caps, self.titled = [], False
+
+    def _end_run(self) -> None:
         if self.run:
             unsure = self.loose or (self.initial and len(self.run) == 1)
             (self.starts if unsure else self.names).add(self.run[-1])
@@ -178,6 +192,12 @@ class _Names:
     def counted(self) -> frozenset[str]:
         """The names; a capitalised word only ever seen where any word is capitalised is not."""
         return frozenset(self.names)
+
+
+_ARTICLES = frozenset(("the", "a", "an"))
+_TITLE_WORDS = """prime minister president pm mr ms mrs dr chief secretary spokesperson chairman
+governor ambassador emperor king queen general admiral raksha mantri"""
+_TITLES = frozenset(_TITLE_WORDS.split())
 
 
 def _title_cased(title: str) -> bool:
@@ -195,7 +215,7 @@ class Settings:
     """The clustering setting (feeds.yaml `stories`): how far apart, how alike."""
 
     window: timedelta = timedelta(hours=48)
-    join_at: float = 0.40  # score at or above which an article joins a story
+    join_at: float = 0.42  # score at or above which an article joins a story
     thread_at: float = 0.22  # below join_at, at or above this: a new development of the thread
     min_names: int = 2  # shared names needed to join (a figure or a high similarity counts too)
 
@@ -274,7 +294,10 @@ def compare(a: Features, b: Features, story: int, settings: Settings) -> Evidenc
         or (
             not conflict
             and (
-                bool(names and (numbers or similarity >= 0.5))
+                # one name, and a figure, the same words, or the same sector in similar words
+                bool(
+                    names and (numbers or similarity >= 0.5 or (same_sector and similarity >= 0.33))
+                )
                 # a headline of common names only: the same words, and enough of them to tell
                 or (similarity >= 0.7 and shared_words >= 8)
             )
