@@ -17,7 +17,9 @@ from typing import Any
 from monitor.article import Article
 
 OPENING_CHARS = 1500  # a rewrite shares its facts up front; ORF's long tail would only dilute
-_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-–]*[A-Za-z]|\d+(?:[.,]\d+)*")
+# A designation ("H3", "Chandrayaan-5", "E10", "JIMEX-26") names a thing; it is not a figure.
+_TOKEN = re.compile(r"[A-Za-z]+[\-–]?\d+[A-Za-z]*\b|[A-Za-z][A-Za-z'’\-–]*[A-Za-z]|\d+(?:[.,]\d+)*")
+_DESIGNATION = re.compile(r"[A-Za-z]+[\-–]?\d")
 _YEAR = re.compile(r"^(19|20)\d\d$")
 # Capitalised, but naming no actor: titles, months, days, and words that open headlines.
 _GENERIC = """prime minister ministers president pm mr ms mrs dr chief secretary foreign external
@@ -51,6 +53,7 @@ class Features:
     words: frozenset[str]
     sector: str | None
     copy: str = ""  # title-and-opening fingerprint: an outlet reprinting a wire copy
+    headline_numbers: frozenset[str] = frozenset()  # the figures of the title: its news
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class Features:
             "words": sorted(self.words),
             "sector": self.sector,
             "copy": self.copy,
+            "headline_numbers": sorted(self.headline_numbers),
         }
 
     @classmethod
@@ -71,6 +75,7 @@ class Features:
             words=frozenset(data["words"]),
             sector=data.get("sector"),
             copy=str(data.get("copy", "")),
+            headline_numbers=frozenset(data.get("headline_numbers", ())),
         )
 
 
@@ -95,6 +100,7 @@ def features(article: Article, common: frozenset[str]) -> Features:
     body = article.summary if len(article.summary) >= len(article.text) else article.text
     names = _Names(common)
     numbers: set[str] = set()
+    title_numbers: set[str] = set()
     words: set[str] = set()
     title_case = _title_cased(article.title)
     for text, headline in ((article.title, True), (body[:OPENING_CHARS], False)):
@@ -104,11 +110,17 @@ def features(article: Article, common: frozenset[str]) -> Features:
             if text[end : match.start()] != " ":
                 names.flush()  # a name runs over single spaces only: "Sanae Takaichi"
             end = match.end()
+            if _DESIGNATION.match(raw):
+                names.flush()
+                names.names.add(_DASH.sub("", raw.lower()))
+                continue
             if raw[0].isdigit():
                 names.flush()
                 number = raw.replace(",", "")
                 if not _YEAR.match(number):  # every article carries this year's date
                     numbers.add(number)
+                    if headline:
+                        title_numbers.add(number)
                 continue
             parts = [p for p in _DASH.split(raw) if p]
             for part in parts:
@@ -118,8 +130,10 @@ def features(article: Article, common: frozenset[str]) -> Features:
             if not raw[0].isupper():
                 names.flush()
                 continue
-            loose = headline and title_case  # "Modi Holds Talks In Tokyo": capitals say nothing
-            initial = loose or _opens_sentence(text, match.start())
+            # "Modi Holds Talks In Tokyo": capitals say nothing; "JAXA" or "ISRO" always do
+            acronym = len(raw) > 1 and raw.isupper()
+            loose = headline and title_case and not acronym
+            initial = loose or (not acronym and _opens_sentence(text, match.start()))
             if len(parts) > 1:  # "Takaichi–Modi", "Mumbai-Ahmedabad": each part names its own
                 names.flush()
                 for part in parts:
@@ -136,6 +150,7 @@ def features(article: Article, common: frozenset[str]) -> Features:
         words=frozenset(words),
         sector=sector if isinstance(sector, str) else None,
         copy=article.fingerprint,
+        headline_numbers=frozenset(title_numbers),
     )
 
 
@@ -215,7 +230,7 @@ class Settings:
     """The clustering setting (feeds.yaml `stories`): how far apart, how alike."""
 
     window: timedelta = timedelta(hours=48)
-    join_at: float = 0.42  # score at or above which an article joins a story
+    join_at: float = 0.40  # score at or above which an article joins a story
     thread_at: float = 0.22  # below join_at, at or above this: a new development of the thread
     min_names: int = 2  # shared names needed to join (a figure or a high similarity counts too)
 
@@ -273,7 +288,8 @@ def compare(a: Features, b: Features, story: int, settings: Settings) -> Evidenc
     numbers = a.numbers & b.numbers
     shared_words = len(a.words & b.words)
     similarity = _cosine(a.words, b.words, shared_words)
-    name_overlap = _cosine(a.names, b.names, len(names))
+    # Four shared names are strong evidence however many others each report adds.
+    name_overlap = max(_cosine(a.names, b.names, len(names)), min(1.0, len(names) / 4))
     same_sector = a.sector is not None and a.sector == b.sector
     hours = abs(a.published - b.published) / 3600
     score = (
@@ -283,16 +299,22 @@ def compare(a: Features, b: Features, story: int, settings: Settings) -> Evidenc
         + 0.1 * min(1.0, len(numbers) / 2)
         - 0.05 * hours / max(1.0, settings.window.total_seconds() / 3600)
     )
+    # Figures on both sides and none shared: two phases, two deals, or a market wrap's prices.
+    conflict = bool(a.numbers and b.numbers and not numbers)
+    score -= 0.1 * conflict
     copy = bool(a.copy) and a.copy == b.copy
     if copy:
         score, similarity = max(score, 1.0), 1.0
-    # Figures on both sides and none shared: two phases, two deals — unless the names agree.
-    conflict = bool(a.numbers and b.numbers and not numbers)
+    # Headlines that both lead with a figure, and different ones: another loan, another deal.
+    other_news = bool(
+        a.headline_numbers and b.headline_numbers and not a.headline_numbers & b.headline_numbers
+    )
     enough = (
         copy
-        or len(names) >= settings.min_names
+        or (not other_news and len(names) >= settings.min_names)
         or (
             not conflict
+            and not other_news
             and (
                 # one name, and a figure, the same words, or the same sector in similar words
                 bool(
