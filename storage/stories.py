@@ -6,15 +6,16 @@ Reads/writes: the story and story_article tables (and reads article/source/artic
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, select, update
 
 from monitor.article import Article
-from monitor.judge.stories import Clusterer, Evidence, Features
+from monitor.judge.stories import Clusterer, Features
 from storage.models import (
     article_table,
     article_tag_table,
@@ -40,27 +41,59 @@ def assign(
         index = clusterer.index
         ordered = sorted(new, key=lambda pair: (pair[1].published_at, pair[0]))
         window = clusterer.settings.window.total_seconds()
-        low = ordered[0][1].published_at.timestamp() - 2 * window
+        low = ordered[0][1].published_at.timestamp() - window  # older stories are closed
         high = max(ordered[-1][1].published_at.timestamp(), now.timestamp()) + window
         if not index.covers(low, high):
             index.reset(low - window, high + window)  # room for the next batches of this walk
+        elif index.low < low - window / 2:
+            index.evict(low)  # a daemon's index moves on with the clock, a half window at a time
         _catch_up(conn, clusterer)
+        members: list[dict[str, Any]] = []
+        joined: dict[int, datetime] = {}  # story → the latest publication time joining it
+        grew: Counter[int] = Counter()
         for article_id, article in ordered:
             feats = clusterer.features(article)
             evidence = index.decide(feats)
             if evidence.joined and evidence.story is not None:
                 story = evidence.story
                 thread, anchor = index.thread_of(story), index.anchor_of(story)
-                _join(conn, story, article, now)
+                grew[story] += 1
+                joined[story] = max(joined.get(story, article.published_at), article.published_at)
             else:  # a new event; one close to an open story continues that story's thread
                 close = evidence.story if evidence.thread else None
                 related = index.thread_of(close) if close is not None else None
                 story = _start(conn, article, now, related)
                 thread, anchor = related or story, feats.published
-            _member(conn, article_id, story, evidence, feats)
+            members.append(
+                {"article_id": article_id, "story_id": story, "joined": evidence.joined,
+                 "evidence": evidence.to_json(story), "features": feats.to_json()}
+            )  # fmt: skip
             index.add(story, thread, anchor, feats)
             index.watermark = max(index.watermark, article_id)
             article.story = story
+        # A new story that starts its own thread is its thread: one statement for the batch.
+        s = story_table
+        conn.execute(update(s).where(s.c.thread_id.is_(None)).values(thread_id=s.c.id))
+        if grew:
+            conn.execute(_GROW, [
+                {"story": story, "more": grew[story], "latest": latest, "now": now}
+                for story, latest in joined.items()
+            ])  # fmt: skip
+        conn.execute(story_article_table.insert(), members)  # executemany: compiled once
+
+
+_GROW = (
+    update(story_table)
+    .where(story_table.c.id == bindparam("story"))
+    .values(
+        size=story_table.c.size + bindparam("more"),
+        last_seen_at=bindparam("now"),
+        last_published_at=case(
+            (story_table.c.last_published_at < bindparam("latest"), bindparam("latest")),
+            else_=story_table.c.last_published_at,
+        ),
+    )
+)
 
 
 def _catch_up(conn: Connection, clusterer: Clusterer) -> None:
@@ -102,41 +135,11 @@ def _start(conn: Connection, article: Article, now: datetime, thread: int | None
         "first_seen_at": now,
         "last_seen_at": now,
     }
-    inserted = conn.execute(story_table.insert().values(**row)).inserted_primary_key
-    story = int(inserted[0]) if inserted else 0
-    if thread is None:
-        conn.execute(update(story_table).where(story_table.c.id == story).values(thread_id=story))
-    return story
+    inserted = conn.execute(_START, row).inserted_primary_key
+    return int(inserted[0]) if inserted else 0
 
 
-def _join(conn: Connection, story: int, article: Article, now: datetime) -> None:
-    s = story_table
-    conn.execute(
-        update(s)
-        .where(s.c.id == story)
-        .values(
-            size=s.c.size + 1,
-            last_seen_at=now,
-            last_published_at=case(
-                (s.c.last_published_at < article.published_at, article.published_at),
-                else_=s.c.last_published_at,
-            ),
-        )
-    )
-
-
-def _member(
-    conn: Connection, article_id: int, story: int, evidence: Evidence, feats: Features
-) -> None:
-    conn.execute(
-        story_article_table.insert().values(
-            article_id=article_id,
-            story_id=story,
-            joined=evidence.joined,
-            evidence=evidence.to_json(story),
-            features=feats.to_json(),
-        )
-    )
+_START = story_table.insert()
 
 
 def stories_of(conn: Connection, article_ids: Sequence[int]) -> dict[int, tuple[int, int]]:

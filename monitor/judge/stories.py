@@ -6,9 +6,11 @@ filled from storage/stories.py). Writes: nothing; returns the decision with its 
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,8 +20,10 @@ from monitor.article import Article
 
 OPENING_CHARS = 1500  # a rewrite shares its facts up front; ORF's long tail would only dilute
 # A designation ("H3", "Chandrayaan-5", "E10", "JIMEX-26") names a thing; it is not a figure.
-_TOKEN = re.compile(r"[A-Za-z]+[\-–]?\d+[A-Za-z]*\b|[A-Za-z][A-Za-z'’\-–]*[A-Za-z]|\d+(?:[.,]\d+)*")
-_DESIGNATION = re.compile(r"[A-Za-z]+[\-–]?\d")
+_TOKEN = re.compile(
+    r"(?P<designation>[A-Za-z]+[\-–]?\d+[A-Za-z]*\b)"
+    r"|(?P<word>[A-Za-z][A-Za-z'’\-–]*[A-Za-z])|(?P<number>\d+(?:[.,]\d+)*)"
+)
 _YEAR = re.compile(r"^(19|20)\d\d$")
 # Capitalised, but naming no actor: titles, months, days, and words that open headlines.
 _GENERIC = """prime minister ministers president pm mr ms mrs dr chief secretary foreign external
@@ -106,15 +110,21 @@ def features(article: Article, common: frozenset[str]) -> Features:
     for text, headline in ((article.title, True), (body[:OPENING_CHARS], False)):
         end = 0
         for match in _TOKEN.finditer(text):
-            raw = match.group()
-            if text[end : match.start()] != " ":
+            raw, kind, start = match.group(), match.lastgroup, match.start()
+            if start != end + 1 or text[end] != " ":
                 names.flush()  # a name runs over single spaces only: "Sanae Takaichi"
             end = match.end()
-            if _DESIGNATION.match(raw):
+            if kind == "word" and raw[0].islower() and raw.isalpha():  # most tokens: be quick
+                if names.run or names.caps:
+                    names.flush()
+                if len(raw) >= 3 and raw not in STOPWORDS:
+                    words.add(raw[:6])  # a crude stem: "agreement"/"agreements" meet
+                continue
+            if kind == "designation":
                 names.flush()
                 names.names.add(_DASH.sub("", raw.lower()))
                 continue
-            if raw[0].isdigit():
+            if kind == "number":
                 names.flush()
                 number = raw.replace(",", "")
                 if not _YEAR.match(number):  # every article carries this year's date
@@ -126,14 +136,14 @@ def features(article: Article, common: frozenset[str]) -> Features:
             for part in parts:
                 lower = _norm(part)
                 if len(lower) >= 3 and lower not in STOPWORDS:
-                    words.add(lower[:6])  # a crude stem: "agreement"/"agreements" meet
+                    words.add(lower[:6])
             if not raw[0].isupper():
                 names.flush()
                 continue
             # "Modi Holds Talks In Tokyo": capitals say nothing; "JAXA" or "ISRO" always do
             acronym = len(raw) > 1 and raw.isupper()
             loose = headline and title_case and not acronym
-            initial = loose or (not acronym and _opens_sentence(text, match.start()))
+            initial = loose or (not acronym and _opens_sentence(text, start))
             if len(parts) > 1:  # "Takaichi–Modi", "Mumbai-Ahmedabad": each part names its own
                 names.flush()
                 for part in parts:
@@ -352,6 +362,8 @@ class OpenStories:
         self.settings = settings
         self.stories: dict[int, _Story] = {}
         self.by_name: dict[str, set[int]] = {}
+        self.by_copy: dict[str, set[int]] = {}
+        self.recent: list[int] = []  # story ids, oldest first
         self.low = math.inf  # the span of publication times whose stories are all here
         self.high = -math.inf
         self.watermark = 0  # the highest article id whose decision is here
@@ -362,15 +374,34 @@ class OpenStories:
     def reset(self, low: float, high: float) -> None:
         self.stories.clear()
         self.by_name.clear()
+        self.by_copy.clear()
+        self.recent.clear()
         self.low, self.high, self.watermark = low, high, 0
+
+    def evict(self, before: float) -> None:
+        """Forget the stories whose window closed before `before`: no article joins them."""
+        gone = {sid for sid, story in self.stories.items() if story.anchor < before}
+        for sid in gone:
+            entry = self.stories.pop(sid)
+            for member in entry.members:
+                for name in member.names:
+                    self.by_name.get(name, set()).discard(sid)
+                if member.copy:
+                    self.by_copy.get(member.copy, set()).discard(sid)
+        self.by_name = {name: ids for name, ids in self.by_name.items() if ids}
+        self.recent = [sid for sid in self.recent if sid not in gone]
+        self.low = max(self.low, before)
 
     def add(self, story: int, thread: int, anchor: float, member: Features) -> None:
         entry = self.stories.get(story)
         if entry is None:
             entry = self.stories[story] = _Story(story, anchor, thread=thread)
+            self.recent.append(story)
         entry.members.append(member)
         for name in member.names:
             self.by_name.setdefault(name, set()).add(story)
+        if member.copy:
+            self.by_copy.setdefault(member.copy, set()).add(story)
 
     def thread_of(self, story: int) -> int:
         entry = self.stories.get(story)
@@ -380,16 +411,26 @@ class OpenStories:
         entry = self.stories.get(story)
         return entry.anchor if entry is not None else 0.0
 
+    def candidates(self, article: Features) -> set[int]:
+        """The open stories worth comparing: those sharing two names with the article, or one
+        name few stories carry (a leader named in every third story is no lead on its own),
+        or its very text; an article with fewer than two names looks at the latest stories."""
+        postings = [self.by_name[n] for n in article.names if n in self.by_name]
+        counts = Counter(itertools.chain.from_iterable(postings))
+        found = {story for story, shared in counts.items() if shared >= self.settings.min_names}
+        for posting in postings:
+            if len(posting) <= RARE_NAME_STORIES:
+                found |= posting
+        found |= self.by_copy.get(article.copy, set()) if article.copy else set()
+        if len(article.names) < self.settings.min_names:
+            found.update(self.recent[-NAMELESS_LOOKBACK:])
+        return found
+
     def decide(self, article: Features) -> Evidence:
         """The open story the article reports, or the closest one it does not."""
         window = self.settings.window.total_seconds()
-        candidates: set[int] = set()
-        for name in article.names:
-            candidates |= self.by_name.get(name, set())
-        if len(article.names) < self.settings.min_names:
-            candidates = set(self.stories)  # few names to look up by: every open story
         best = Evidence(story=None)
-        for story_id in candidates:
+        for story_id in self.candidates(article):
             story = self.stories[story_id]
             if abs(article.published - story.anchor) > window:
                 continue
@@ -398,6 +439,12 @@ class OpenStories:
                 if (evidence.joined, evidence.score) > (best.joined, best.score):
                     best = evidence
         return best
+
+
+# A name carried by more open stories than this is no lead on its own (it still counts as
+# evidence); an article with fewer than two names is compared with this many latest stories.
+RARE_NAME_STORIES = 50
+NAMELESS_LOOKBACK = 300
 
 
 class Clusterer:

@@ -136,3 +136,25 @@ def test_stories_articles_and_rules_try_show_the_story(tmp_path: Path) -> None:
 
     tried = json.loads(monitor("rules", "try", "Shinkansen", "--json", config=cfg, db=db).stdout)
     assert {(t["story"], t["story_size"]) for t in tried} == {(summit["id"], 3)}
+
+
+def test_a_daemon_keeps_only_open_stories_and_still_joins(tmp_path: Path) -> None:
+    clock = [NOW]
+    app = open_app(tmp_path)
+    app = replace(app, now=lambda: clock[0])
+    for day in range(6):  # a report a day, then the summit's three reports on the last day
+        clock[0] = NOW + timedelta(days=day)
+        title = f"Japan and India hold talks on port project number {day}"
+        ingest(app, "jt", [art("jt", 100 + day, title, "Officials met.", hours=24 * day)], clock[0])
+    at = 24 * 5
+    for s in ("jt", "dd", "orf"):
+        ingest(app, s, [art(s, 1, *SUMMIT[s], hours=at)], clock[0])
+    index = app.stories.index
+    window = app.stories.settings.window.total_seconds()
+    assert all(
+        story.anchor >= clock[0].timestamp() - 2 * window for story in index.stories.values()
+    )
+    assert len(index.stories) < 6  # the first days' stories are gone from memory
+    with app.db.read() as conn:
+        sizes = sorted(s.size for s in stories.list_stories(conn))
+    assert sizes == [1, 1, 1, 1, 1, 1, 3]
