@@ -142,6 +142,21 @@ def _start(conn: Connection, article: Article, now: datetime, thread: int | None
 _START = story_table.insert()
 
 
+def forget(conn: Connection, article_ids: Sequence[int]) -> None:
+    """Articles about to be removed leave their stories; a story left empty stays, with size 0
+    and unlisted, so an open story another process still holds in memory can be joined."""
+    sa, s = story_article_table, story_table
+    ids = list(article_ids)
+    touched = {
+        story for (story,) in conn.execute(select(sa.c.story_id).where(sa.c.article_id.in_(ids)))
+    }
+    if not touched:
+        return
+    conn.execute(sa.delete().where(sa.c.article_id.in_(ids)))
+    members = select(func.count()).where(sa.c.story_id == s.c.id).scalar_subquery()
+    conn.execute(update(s).where(s.c.id.in_(sorted(touched))).values(size=members))
+
+
 def stories_of(conn: Connection, article_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     """Article id → (story id, story size), for the articles that have a story."""
     if not article_ids:
@@ -252,7 +267,12 @@ def list_stories(
     """Stories newest first (by their latest article), each with its outlets and articles.
     `sector`: stories with an article tagged so."""
     s, sa, a, src = story_table, story_article_table, article_table, source_table
-    query = select(s).order_by(s.c.last_published_at.desc(), s.c.id.desc()).limit(limit)
+    query = (
+        select(s)
+        .where(s.c.size > 0)
+        .order_by(s.c.last_published_at.desc(), s.c.id.desc())
+        .limit(limit)
+    )
     if since is not None:
         query = query.where(s.c.last_published_at >= since)
     if sector:

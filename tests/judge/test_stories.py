@@ -16,7 +16,7 @@ from monitor.app import App, build
 from monitor.article import Article
 from monitor.config import load_config
 from monitor.flow import ingest
-from storage import stories
+from storage import stories, verdicts
 from storage.db import Database
 from storage.sources import sync_sources
 from tests.conftest import write_config
@@ -158,3 +158,26 @@ def test_a_daemon_keeps_only_open_stories_and_still_joins(tmp_path: Path) -> Non
     with app.db.read() as conn:
         sizes = sorted(s.size for s in stories.list_stories(conn))
     assert sizes == [1, 1, 1, 1, 1, 1, 3]
+
+
+def test_articles_dropped_by_rejudge_leave_their_story(tmp_path: Path) -> None:
+    app = open_app(tmp_path)
+    for s, h in (("jt", 0), ("dd", 2), ("orf", 4)):
+        ingest(app, s, [art(s, 1, *SUMMIT[s], hours=h)], NOW)
+    with app.db.read() as conn:
+        [story] = stories.list_stories(conn)
+    ids = [a.id for a in story.articles]
+    with app.db.write() as conn:
+        verdicts.drop(conn, ids[:1])
+    with app.db.read() as conn:
+        [left] = stories.list_stories(conn)
+    assert (left.size, left.outlets) == (2, ["DD", "ORF"])
+    with app.db.write() as conn:
+        verdicts.drop(conn, ids[1:])
+    with app.db.read() as conn:
+        assert stories.list_stories(conn) == []
+    late = art("jt", 9, *SUMMIT["jt"], hours=5)  # this process still holds the story open
+    ingest(app, "jt", [late], NOW)
+    with app.db.read() as conn:
+        [revived] = stories.list_stories(conn)
+    assert (revived.id, revived.size) == (story.id, 1)
