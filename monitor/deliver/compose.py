@@ -68,6 +68,13 @@ def message(
         return render_single(found[row.article_id], tz, f"delivery-{row.id}", topic.name)
     first, last = batch[0].id, batch[-1].id
     listed = unique_stories([found[r.article_id] for r in batch])
+    if mode == "followup":
+        outlets = list(dict.fromkeys(found[r.article_id].source_name for r in batch))
+        heading = f"Also reported by {', '.join(outlets)}: {listed[0].title}"
+        if len(listed) > 1:
+            heading = f"Also reported by {', '.join(outlets)}: {len(listed)} stories"
+        return render_digest(listed, tz, f"followup-{first}-{last}-{len(batch)}", heading,
+                             topic.name)  # fmt: skip
     headings = {
         "digest": f"Digest: {topic.stories(len(listed))}",
         # --notify-digest of `monitor backfill`: past coverage, said so up front.

@@ -171,13 +171,16 @@ class Dispatcher:
         # A backfill summary (`monitor backfill --notify-digest`) is always its own message.
         live = [r for r in rows if r.mode != "backfill"]
         threshold = self.config.alerts.fold_threshold
-        # An immediate subscriber's digest rows (later outlets on an alerted story) are a digest.
-        now_rows = [r for r in live if r.mode != "digest"] if sub.mode == "immediate" else live
+        # Later outlets on an alerted story: an immediate subscriber's digest rows are a digest,
+        # and follow-ups ("also reported by") are one short message.
+        later = ("digest", "followup") if sub.mode == "immediate" else ("followup",)
+        now_rows = [r for r in live if r.mode not in later]
         batches: list[tuple[list[DeliveryRow], str]] = [
             (b, sub.mode) for b in compose.batches(sub.mode, now_rows, threshold)
         ]
-        if len(now_rows) < len(live):
-            batches.append(([r for r in live if r.mode == "digest"], "digest"))
+        for mode in later:
+            if held := [r for r in live if r.mode == mode]:
+                batches.append((held, mode))
         if len(live) < len(rows):
             batches.append(([r for r in rows if r.mode == "backfill"], "backfill"))
         for number, (claimed, mode) in enumerate(batches):

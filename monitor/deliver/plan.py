@@ -173,9 +173,14 @@ class Alerts:
         elif article.published_at < now - max_age:
             row.update(state="suppressed", reason="older than alerts.max_age")
         elif row["story"] and (sub.name, row["destination"], row["story"]) in alerted:
-            # Alerted once already: this outlet's report joins the story in the next digest.
-            row.update(mode="digest", due_at=next_digest_at(sub, now),
-                       reason="same story already alerted")  # fmt: skip
+            # Alerted once already: this outlet's report joins the story in the next digest, or
+            # (also_reported_by) in a short follow-up.
+            row["reason"] = "same story already alerted"
+            if sub.also_reported_by:
+                row["mode"] = "followup"
+                row["due_at"] = in_quiet_hours(sub, now) or now
+            else:
+                row.update(mode="digest", due_at=next_digest_at(sub, now))
         else:
             quiet_end = in_quiet_hours(sub, now)
             if quiet_end is not None:

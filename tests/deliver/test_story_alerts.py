@@ -84,7 +84,9 @@ def poll(cfg: Path, db: Database, clock: Clock) -> None:
     asyncio.run(run())
 
 
-def setup(tmp_path: Path, server: FeedServer, smtp: SmtpServer) -> tuple[Path, Database]:
+def setup(
+    tmp_path: Path, server: FeedServer, smtp: SmtpServer, **sub: Any
+) -> tuple[Path, Database]:
     sources: list[dict[str, Any]] = [
         {"id": s, "name": NAMES[s], "base_url": server.base_url, "feeds": [f"/{s}/feed/"]}
         for s in NAMES
@@ -94,6 +96,7 @@ def setup(tmp_path: Path, server: FeedServer, smtp: SmtpServer) -> tuple[Path, D
         "urls": [smtp.mail_url(to="analyst@example.org")],
         "timezone": "Asia/Kolkata",
         "rules": [{"name": "chips", "query": "semicon* OR chip*"}],
+        **sub,
     }
     cfg = write_config(tmp_path / "feeds.yaml", sources, subscribers=[subscriber])
     db = Database(f"sqlite:///{tmp_path / 'monitor.db'}")
@@ -101,24 +104,30 @@ def setup(tmp_path: Path, server: FeedServer, smtp: SmtpServer) -> tuple[Path, D
     return cfg, db
 
 
-def test_three_outlets_one_story_one_alert_and_one_digest_entry(
-    tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer
-) -> None:
-    cfg, db = setup(tmp_path, feed_server, smtp_server)
-    for source in NAMES:  # the first collection: nothing yet, the baseline is done
-        feed_server.serve(f"/{source}/feed/", rss(feed_server, source, []))
+def report_the_summit(cfg: Path, db: Database, server: FeedServer) -> Clock:
+    """A first collection with nothing yet (the baseline), then each outlet's report of the
+    summit, DD News's with a market wrap beside it, all in one poll."""
+    for source in NAMES:
+        server.serve(f"/{source}/feed/", rss(server, source, []))
     clock = Clock(T0)
     poll(cfg, db, clock)
-
     reported = {"jt": T0 + timedelta(hours=1), "dd": T0 + timedelta(hours=2),
                 "orf": T0 + timedelta(hours=4)}  # fmt: skip
     for source, (title, text) in SUMMIT.items():
         items = [(1, title, text, reported[source])]
         if source == "dd":
             items.append((2, *MARKET_WRAP, T0 + timedelta(hours=3)))
-        feed_server.serve(f"/{source}/feed/", rss(feed_server, source, items))
+        server.serve(f"/{source}/feed/", rss(server, source, items))
     clock.now = T0 + timedelta(hours=5)
     poll(cfg, db, clock)
+    return clock
+
+
+def test_three_outlets_one_story_one_alert_and_one_digest_entry(
+    tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer
+) -> None:
+    cfg, db = setup(tmp_path, feed_server, smtp_server)
+    clock = report_the_summit(cfg, db, feed_server)
 
     assert smtp_server.wait_for(2)
     subjects = sorted(str(m["Subject"]) for m in smtp_server.messages)
@@ -145,3 +154,21 @@ def test_three_outlets_one_story_one_alert_and_one_digest_entry(
     body = digest.get_body(("html",)).get_content()
     assert all(escape(name) in body for name in NAMES.values())
     assert sum(escape(title) in body for title, _ in SUMMIT.values()) == 1  # one headline
+
+
+def test_also_reported_by_follows_the_alert_in_one_short_message(
+    tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer
+) -> None:
+    cfg, db = setup(tmp_path, feed_server, smtp_server, also_reported_by=True)
+    clock = report_the_summit(cfg, db, feed_server)
+    assert smtp_server.wait_for(3)
+    subjects = [str(m["Subject"]) for m in smtp_server.messages]
+    assert len(subjects) == 3, subjects  # the summit, the market wrap, one follow-up
+    [followup] = [s for s in subjects if s.startswith("Also reported by ")]
+    outlets = followup.removeprefix("Also reported by ").split(":")[0].split(", ")
+    assert len(outlets) == 2 and set(outlets) < set(NAMES.values())
+    alerted = next(s for s in subjects if "Sensex" not in s and s != followup)
+    assert all(name not in alerted for name in outlets)  # the follow-up names the others
+    clock.now = datetime(2026, 11, 24, 2, 30, tzinfo=UTC)  # the digest time: nothing is left
+    poll(cfg, db, clock)  # its dispatch has finished sending when poll() returns
+    assert len(smtp_server.messages) == 3
