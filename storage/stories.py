@@ -42,7 +42,8 @@ def assign(
         ordered = sorted(new, key=lambda pair: (pair[1].published_at, pair[0]))
         window = clusterer.settings.window.total_seconds()
         low = ordered[0][1].published_at.timestamp() - window  # older stories are closed
-        high = max(ordered[-1][1].published_at.timestamp(), now.timestamp()) + window
+        # By the batch's own dates: a backfill page reads only the stories around its dates.
+        high = ordered[-1][1].published_at.timestamp() + window
         if not index.covers(low, high):
             index.reset(low - window, high + window)  # room for the next batches of this walk
         elif index.low < low - window / 2:
