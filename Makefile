@@ -55,6 +55,8 @@ bench: install
 	$(BIN)/python bench/crawl_bench.py
 	$(BIN)/python bench/backfill_bench.py
 	$(BIN)/python bench/relevance_eval.py
+	$(BIN)/python bench/story_eval.py
+	$(BIN)/python bench/story_bench.py
 
 format: dev
 	$(BIN)/ruff format .
