@@ -7,6 +7,7 @@ Real parts: feeds served on loopback, the whole flow in-process with an injected
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
@@ -19,7 +20,8 @@ from monitor.flow import refresh_source
 from storage import stories
 from storage.db import Database
 from tests.conftest import FeedServer, SmtpServer, write_config
-from tests.fixture_dates import GOLDEN
+from tests.deliver.test_alert_process import run
+from tests.fixture_dates import GOLDEN, FixtureClock
 from tests.fixture_dates import SettableClock as Clock
 
 T0 = GOLDEN.now  # 06:00 UTC, 11:30 IST: the first collection of each outlet
@@ -172,3 +174,28 @@ def test_also_reported_by_follows_the_alert_in_one_short_message(
     clock.now = datetime(2026, 11, 24, 2, 30, tzinfo=UTC)  # the digest time: nothing is left
     poll(cfg, db, clock)  # its dispatch has finished sending when poll() returns
     assert len(smtp_server.messages) == 3
+
+
+def test_monitor_poll_sends_the_summit_once(
+    tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer
+) -> None:
+    """The same through `monitor poll` in a process of its own, on the machine's clock."""
+    cfg, _ = setup(tmp_path, feed_server, smtp_server)
+    path = tmp_path / "monitor.db"
+    for source in NAMES:
+        feed_server.serve(f"/{source}/feed/", rss(feed_server, source, []))
+    assert run(cfg, path, "poll").returncode == 0  # the baseline
+    clock = FixtureClock.real()
+    for n, (source, (title, text)) in enumerate(SUMMIT.items()):
+        at = clock.at(f"N-{3 - n}h")  # fresh: three, two and one hour old
+        feed_server.serve(f"/{source}/feed/", rss(feed_server, source, [(1, title, text, at)]))
+    polled = run(cfg, path, "poll")
+    assert polled.returncode == 0, polled.stderr
+    assert smtp_server.wait_for(1)
+    assert len(smtp_server.messages) == 1  # poll has sent all it will when it exits
+    stored = json.loads(run(cfg, path, "stories", "--json").stdout)
+    assert [(s["size"], sorted(s["outlets"])) for s in stored] == [(3, sorted(NAMES.values()))]
+    log = json.loads(run(cfg, path, "alerts", "log", "--json").stdout)
+    assert sorted((r["mode"], r["status"]) for r in log) == [
+        ("digest", "pending"), ("digest", "pending"), ("immediate", "sent")
+    ]  # fmt: skip
