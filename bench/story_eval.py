@@ -1,12 +1,12 @@
 """Benchmark: story clustering against the labelled set in bench/data/stories/.
 
-Reads the SYNTHETIC events (tune.yaml, heldout1.yaml, heldout2.yaml; README.md there is the
-labelling guide and says which part is which),
+Reads the SYNTHETIC events (tune.yaml, heldout1-3.yaml; README.md there is the labelling
+guide and says which part is which),
 stores each part's articles in publication order through the real flow (relevance, sectors,
 storage, story assignment) into a fresh SQLite file, and prints pair precision and recall, how
 often each kind of hard negative was merged, and, with --errors, every wrong pair with the
 evidence the decision was stored with.
-Usage: python bench/story_eval.py [--part tune|heldout1|heldout2|all] [--errors] [--json]
+Usage: python bench/story_eval.py [--part tune|heldout1|heldout2|heldout3|all] [--errors] [--json]
 [--join-at X] [--thread-at Y]
 """
 
@@ -35,9 +35,9 @@ from storage.db import Database  # noqa: E402
 from storage.sources import sync_sources  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "stories"
-# tune: read while tuning; heldout1: round 1's held-out part, scored once, then read (tuning in
-# round 2); heldout2: written before round 2's changes, scored once at its end.
-PARTS = {name: DATA / f"{name}.yaml" for name in ("tune", "heldout1", "heldout2")}
+# tune: read while tuning; heldoutN: written before round N's changes, scored once at its end,
+# then read (a tuning part of the rounds after it). README.md there has each round's figures.
+PARTS = {name: DATA / f"{name}.yaml" for name in ("tune", "heldout1", "heldout2", "heldout3")}
 START = datetime(2026, 1, 5, tzinfo=UTC)  # hours in the files count from here
 OUTLETS = {"jt": "The Japan Times", "dd": "DD News", "orf": "ORF"}
 
