@@ -88,7 +88,9 @@ def clusterer(config: Config) -> Clusterer:
     settings = Settings(
         window=timedelta(seconds=s.window), join_at=s.join_at, thread_at=s.thread_at
     )
-    return Clusterer(settings, common_names(s.common_names, r.bilateral))
+    return Clusterer(
+        settings, common_names(s.common_names, r.bilateral, [*r.india, *r.japan, *r.bilateral])
+    )
 
 
 @asynccontextmanager

@@ -244,7 +244,7 @@ class StoriesConfig(Strict):
     event are (monitor/judge/stories.py weighs shared names, figures, sector and wording)."""
 
     window: Seconds = 48 * 3600.0  # a story spans at most this from its first report
-    join_at: float = Field(default=0.40, gt=0, le=1)  # evidence score that joins a story
+    join_at: float = Field(default=0.42, gt=0, le=1)  # evidence score that joins a story
     # Below join_at but at or above this (with two shared names): a new development, same thread.
     thread_at: float = Field(default=0.22, gt=0, le=1)
     # Names nearly every article of the topic carries ("India", "Tokyo"): no evidence of which

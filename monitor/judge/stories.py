@@ -83,7 +83,9 @@ class Features:
         )
 
 
-def common_names(names: Iterable[str], bilateral: Iterable[str] = ()) -> frozenset[str]:
+def common_names(
+    names: Iterable[str], bilateral: Iterable[str] = (), sides: Iterable[str] = ()
+) -> frozenset[str]:
     """Names every article on the topic carries (feeds.yaml `stories.common_names`, and the
     one-word bilateral terms such as "India-Japan"): they say nothing about which event an
     article reports. A longer bilateral term ("Mumbai-Ahmedabad High Speed Rail") names one."""
@@ -91,6 +93,15 @@ def common_names(names: Iterable[str], bilateral: Iterable[str] = ()) -> frozens
     one_word = [t for t in bilateral if " " not in t.strip()]
     for term in [*names, *one_word]:
         out.update(_norm(t) for t in re.split(r"[\s\-–]+", term) if t)
+    # The words of the topic's longer side terms ("Maritime Self-Defense Force", "Reserve Bank
+    # of India") are its institutions' boilerplate; a word that is a term on its own ("Modi",
+    # "Mumbai") still names an actor.
+    listed = [t.strip() for t in sides]
+    alone = {_norm(t) for t in listed if not re.search(r"[\s\-–]", t)}
+    for term in listed:
+        words = [_norm(w) for w in re.split(r"[\s\-–]+", term.rstrip("*")) if w]
+        if len(words) > 1:
+            out.update(w for w in words if w not in alone)
     return frozenset(out)
 
 
@@ -240,7 +251,7 @@ class Settings:
     """The clustering setting (feeds.yaml `stories`): how far apart, how alike."""
 
     window: timedelta = timedelta(hours=48)
-    join_at: float = 0.40  # score at or above which an article joins a story
+    join_at: float = 0.42  # score at or above which an article joins a story
     thread_at: float = 0.22  # below join_at, at or above this: a new development of the thread
     min_names: int = 2  # shared names needed to join (a figure or a high similarity counts too)
 
