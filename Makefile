@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: run install dev test test-clock check-install lint typecheck pytest bench format clean
+.PHONY: run install dev test test-clock check-install lint typecheck pytest bench bench-own bench-peers bench-scale format clean
 
 # The venv keeps the interpreter's own pip, as deploy/README.md's install does: what installs
 # here installs there.
@@ -50,13 +50,31 @@ test-clock: dev
 check-install: dev
 	$(BIN)/python -m tests.install_check
 
-bench: install
+## bench: the project's own benchmarks, then the side-by-side run with rss2email (about an hour)
+PEERS ?= ../shared/peers
+REPS ?= 3
+bench: bench-own bench-peers
+
+bench-own: dev
 	$(BIN)/python bench/poll_bench.py
 	$(BIN)/python bench/crawl_bench.py
 	$(BIN)/python bench/backfill_bench.py
 	$(BIN)/python bench/relevance_eval.py
 	$(BIN)/python bench/story_eval.py
 	$(BIN)/python bench/story_bench.py
+	$(BIN)/python bench/alert_bench.py --peers $(PEERS)
+	$(BIN)/python bench/daemon_bench.py --peers $(PEERS)
+
+# 1, 2 and 3 daemons on the machine's PostgreSQL (and one on SQLite), 1,000 feeds, 10,000 rules.
+bench-scale: dev
+	$(BIN)/python bench/scale_bench.py --peers $(PEERS)
+
+# rss2email 3.14 and `monitor poll` back to back on the same loopback feeds, medians of REPS;
+# compare.py prints monitor ÷ rss2email for CPU, wall and peak RSS per workload and run.
+bench-peers: dev
+	out=$$(mktemp -d /tmp/peers-out.XXXXXX) && \
+	  OUT=$$out REPS=$(REPS) MONITOR_REPO=$(CURDIR) bash $(PEERS)/interleave.sh && \
+	  $(PYTHON) $(PEERS)/compare.py $$out/results.jsonl
 
 format: dev
 	$(BIN)/ruff format .

@@ -42,6 +42,7 @@ PARTS = {
     "heldout1": DATA / "heldout1.yaml",
     "heldout2": DATA / "heldout2.yaml",
     "heldout": DATA / "heldout.yaml",
+    "heldout4": DATA / "heldout4.yaml",
 }
 NOW = datetime(2000, 1, 1, tzinfo=UTC)  # the judge never reads dates
 NAIVE_INDIA = re.compile(r"\bIndia(n|ns)?\b", re.IGNORECASE)

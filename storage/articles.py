@@ -17,7 +17,7 @@ from monitor.article import Article
 from monitor.collect.canonical import url_hash
 from monitor.judge.rules import Query
 from storage.db import insert_for as _insert
-from storage.fulltext import SearchError, fts5
+from storage.fulltext import PG_DOCUMENT, fts5, tsquery
 from storage.models import article_table, article_tag_table, seen_table
 from storage.stories import stories_of
 
@@ -283,8 +283,10 @@ def list_articles(
 
 
 def _search_ids(conn: Connection, query: Query) -> Any:
-    if conn.dialect.name != "sqlite":
-        raise SearchError("full-text search is only available on SQLite for now")
+    if conn.dialect.name == "postgresql":
+        return text(
+            f"SELECT id FROM article WHERE {PG_DOCUMENT} @@ to_tsquery('simple', :q)"
+        ).bindparams(q=tsquery(query))
     match = fts5(query)
     return text("SELECT rowid FROM article_fts WHERE article_fts MATCH :q").bindparams(q=match)
 

@@ -42,9 +42,15 @@ def backup(db: Database, dest: Path) -> BackupResult:
     """
     started = time.monotonic()
     if not db.is_sqlite:
-        raise ValueError(
-            f"backup supports SQLite databases only, not {make_url(db.url).drivername}"
-        )
+        url = make_url(db.url)
+        if url.get_backend_name() == "postgresql":
+            plain = url.set(drivername="postgresql").render_as_string(hide_password=True)
+            raise ValueError(
+                "on PostgreSQL back up with the server's own tools, which copy a consistent "
+                f"snapshot while daemons run: pg_dump -Fc -f monitor.dump '{plain}'; restore into "
+                "an empty database with pg_restore --no-owner -d URL monitor.dump"
+            )
+        raise ValueError(f"backup supports SQLite and PostgreSQL, not {url.drivername}")
     database = make_url(db.url).database
     if not database or database == ":memory:" or database.startswith("file:"):
         raise ValueError(f"backup needs a file-backed SQLite database, not {db.url!r}")

@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlmodel import SQLModel
 
 from storage import models
+from storage.fulltext import PG_DOCUMENT
 
 SCHEMA_VERSION = "1"
+_SCHEMA_LOCK = 0x6D6F6E69  # PostgreSQL advisory lock key held while the schema is created
 APP_DIR = "india-japan-monitor"
 DB_FILE = "monitor.db"
 
@@ -47,6 +49,9 @@ _FTS_DDL = [
     " INSERT INTO article_fts(rowid, title, summary, text)"
     " VALUES (new.id, new.title, new.summary, new.text); END",
 ]
+
+
+_PG_FTS_DDL = f"CREATE INDEX IF NOT EXISTS article_fts_pg ON article USING GIN ({PG_DOCUMENT})"
 
 
 def default_db_path() -> Path:
@@ -131,11 +136,13 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
 
-    def create_schema(self, *, check: bool = True) -> None:
-        """Create missing tables (idempotent): safe on every start. On SQLite, first refuse a
-        file holding triggers, views or tables the monitor did not create (SchemaError)."""
+    def create_schema(self, *, check: bool = True, upgrade: bool = False) -> None:
+        """Make an empty database the newest schema, or check a used one's revision: safe on
+        every start. An older revision is upgraded only with upgrade=True (else SchemaBehind), a
+        newer one is refused (SchemaAhead). On SQLite, first refuse a file holding triggers,
+        views or tables the monitor did not create (SchemaError)."""
         try:
-            self._create_schema(check)
+            self._create_schema(check, upgrade)
         except DatabaseError as exc:
             where = sqlite_path(self.url) or make_url(self.url).render_as_string()
             cause = str(exc.orig) if exc.orig is not None else str(exc)
@@ -143,27 +150,28 @@ class Database:
                 f"{where}: cannot be opened as the monitor's database: {cause}"
             ) from None
 
-    def _create_schema(self, check: bool) -> None:
+    def _create_schema(self, check: bool, upgrade: bool) -> None:
+        from storage import schema
+
         if check and self.is_sqlite:
             from storage.schema_guard import MASTER
             from storage.schema_guard import check as check_schema
 
             with self.engine.connect() as conn:
                 check_schema(conn.exec_driver_sql(MASTER).fetchall())
-        SQLModel.metadata.create_all(self.engine, tables=_tables())
         with self.write() as conn:
-            _add_missing_columns(conn)
-            if self.is_sqlite:
-                for stmt in _FTS_DDL:
-                    conn.exec_driver_sql(stmt)
-            existing = conn.execute(
-                text("SELECT value FROM meta WHERE key = 'schema_version'")
-            ).scalar()
-            if existing is None:
-                conn.execute(
-                    text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"),
-                    {"v": SCHEMA_VERSION},
-                )
+            if not self.is_sqlite:
+                # Daemons starting together on one PostgreSQL database: one creates or upgrades,
+                # the others wait for its commit and then find the schema there.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+            at = schema.revision(conn)
+            if at is None:  # an empty database: the newest schema at once
+                build_baseline(conn)
+                schema.stamp(conn)
+                return
+            schema.check(at, upgrade=upgrade)
+            if at != schema.HEAD:
+                schema.upgrade(conn, at)
 
     @contextmanager
     def write(self, *, durable: bool = False) -> Iterator[Connection]:
@@ -227,12 +235,32 @@ class Database:
             os.close(fd)  # releases the lock
 
 
+def build_baseline(conn: Connection) -> None:
+    """The baseline revision's schema on this connection: missing tables, columns added since a
+    table was made, the full-text index, the meta row. Idempotent (IF NOT EXISTS throughout)."""
+    SQLModel.metadata.create_all(conn, tables=_tables())
+    _add_missing_columns(conn)
+    if conn.dialect.name == "sqlite":
+        for stmt in _FTS_DDL:
+            conn.exec_driver_sql(stmt)
+    else:
+        conn.exec_driver_sql(_PG_FTS_DDL)
+    existing = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar()
+    if existing is None:
+        conn.execute(
+            text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"),
+            {"v": SCHEMA_VERSION},
+        )
+
+
 def insert_for(conn: Connection, table: Any) -> Any:
     """The dialect's INSERT, with ON CONFLICT DO NOTHING / DO UPDATE (SQLite and PostgreSQL)."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
         return sqlite.insert(table)
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # ~50 ms of imports an SQLite run never needs
+
         return postgresql.insert(table)
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
@@ -278,6 +306,7 @@ def _tables() -> list[Table]:
         models.source_health_table,
         models.story_table,
         models.story_article_table,
+        models.job_lease_table,
     ]
 
 

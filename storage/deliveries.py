@@ -85,8 +85,9 @@ def insert_deliveries(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     destination twice, however often it is planned."""
     if not rows:
         return 0
-    stmt = insert_for(conn, delivery_table).on_conflict_do_nothing()
-    return int(conn.execute(stmt, list(rows)).rowcount or 0)  # executemany: compiled once
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT DO NOTHING.
+    stmt = insert_for(conn, delivery_table).on_conflict_do_nothing().returning(delivery_table.c.id)
+    return len(conn.execute(stmt, list(rows)).all())  # executemany: compiled once
 
 
 def stories_alerted(
@@ -281,8 +282,9 @@ def delivery_log(
 
 def open_incident(conn: Connection, key: str, now: datetime) -> bool:
     """True when the incident `key` was not open yet (the operator is to be told it started)."""
-    stmt = insert_for(conn, operator_notice_table).values(key=key, sent_at=now)
-    return bool(conn.execute(stmt.on_conflict_do_nothing()).rowcount)
+    o = operator_notice_table
+    stmt = insert_for(conn, o).values(key=key, sent_at=now).on_conflict_do_nothing()
+    return conn.execute(stmt.returning(o.c.key)).first() is not None
 
 
 def close_incident(conn: Connection, key: str) -> datetime | None:

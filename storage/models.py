@@ -307,6 +307,18 @@ class OperatorNotice(SQLModel, table=True):
     sent_at: datetime = _ts(nullable=False)
 
 
+class JobLease(SQLModel, table=True):
+    """Which daemon runs a job ("poll:orf", "crawl:orf") until when, and each live daemon's own
+    row ("daemon:<owner>"): several daemons on one database share the sources this way."""
+
+    __tablename__ = "job_lease"
+    job: str = Field(primary_key=True)
+    owner: str = Field(nullable=False)
+    until: datetime = _ts(nullable=False)
+    taken_at: datetime = _ts(nullable=False)
+    seconds: float = Field(default=60.0, nullable=False)  # how long a renewal extends it
+
+
 class SourceHealthRow(SQLModel, table=True):
     """A source's health as the daemon last judged it, and what the operator was told about it.
 
@@ -345,3 +357,4 @@ backfill_route_table = _table(BackfillRoute)
 source_health_table = _table(SourceHealthRow)
 story_table = _table(StoryRow)
 story_article_table = _table(StoryArticleRow)
+job_lease_table = _table(JobLease)

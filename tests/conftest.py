@@ -46,6 +46,7 @@ class FeedServer:
         self.clock = clock or FixtureClock.real()  # renders the date tokens of served fixtures
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.times: list[tuple[float, str]] = []  # (time.monotonic(), path) of every request
         self.slow_started = threading.Event()
         server = self
 
@@ -55,6 +56,7 @@ class FeedServer:
 
             def do_GET(self) -> None:
                 server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                server.times.append((time.monotonic(), self.path))
                 route = server.routes.get(self.path)
                 if route is not None and route.delay:
                     server.slow_started.set()
@@ -130,6 +132,16 @@ def write_config(path: Path, sources: list[dict[str, Any]], **overrides: Any) ->
     return path
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on each backend in turn: a SQLite file, then a PostgreSQL database of
+    its own on the machine's server (tests/databases.py)."""
+    from tests.databases import database_url
+
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "monitor.db"
@@ -168,9 +180,10 @@ def _wait_until(check: Any, timeout: float) -> bool:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1 with a fixed port; .stop()/.start() take it down and back up."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: Any = None) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
+        self.ssl_context = ssl_context  # implicit TLS (mailtos://…?mode=ssl) when set
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) per message
         self.reject: set[str] = set()  # recipients answered "550 5.1.1" at RCPT
@@ -196,7 +209,9 @@ class SmtpServer:
         from aiosmtpd.controller import Controller
 
         if self._controller is None:
-            controller = Controller(self, hostname=self.host, port=self.port)
+            controller = Controller(
+                self, hostname=self.host, port=self.port, ssl_context=self.ssl_context
+            )
             controller.start()
             self._controller = controller
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,14 +53,15 @@ def make_config(tmp_path: Path, text: str = CONFIG) -> Config:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'monitor.db'}")
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
     database.create_schema()
     with database.write() as conn:
         from storage.sources import sync_sources
 
         sync_sources(conn, [("dd", "DD News", []), ("jt", "The Japan Times", [])])
-    return database
+    yield database
+    database.dispose()  # PostgreSQL: no connection left open on a database about to be dropped
 
 
 def art(n: int, title: str, summary: str = "", **kw: object) -> Article:
@@ -209,3 +211,31 @@ def test_preview_tells_what_process_would_do_and_writes_nothing(
     real = ingest(app, "dd", batch(), NOW)
     assert [a.title for _, a in dry.new] == [a.title for _, a in real.new] == [NEAR]
     assert (dry.duplicate, dry.irrelevant) == (real.duplicate, real.irrelevant) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("chip*", {1, 3}),  # prefix
+        ('"rare earth"', {2}),  # phrase, in the summary
+        ('"earth rare"', set()),  # a phrase keeps its order
+        ("chip* AND NOT Gujarat", {1}),
+        ("Gujarat OR magnets", {2, 3}),
+        ("India-Japan", {1, 2, 3}),  # punctuation inside a term: the phrase "india japan"
+        ("(chip* OR magnet*) AND Tokyo", {1, 2}),
+        ("nosuchword", set()),
+    ],
+)
+def test_search_means_the_same_on_every_backend(
+    tmp_path: Path, db: Database, query: str, expected: set[int]
+) -> None:
+    app = build(make_config(tmp_path), db)
+    items = [
+        art(1, "India-Japan chip pact signed in Tokyo", "A chipmaking deal."),
+        art(2, "India-Japan magnets deal", "Tokyo and New Delhi agree on rare earth supplies."),
+        art(3, "India-Japan chips plant for Gujarat", "A fab near Ahmedabad."),
+    ]
+    ingest(app, "dd", items, NOW)
+    with db.read() as conn:
+        found = store.list_articles(conn, search=parse_query(query))
+    assert {int(a.url.rstrip("/").rsplit("-", 1)[1]) for a in found} == expected

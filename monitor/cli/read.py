@@ -129,7 +129,11 @@ def status(obj: Context, as_json: bool) -> None:
         print_json(rows)
         return
     table = Table(title="Sources")
-    for col in ("source", "state", "last success", "failures", "articles", "24 h", "last problem"):
+    daemons = {d for row in rows for d in row["held_by"].values() if d}
+    columns = ["source", "state", "last success", "failures", "articles", "24 h", "last problem"]
+    if len(daemons) > 1:  # several daemons share the database: say which runs each source
+        columns.insert(2, "daemon")
+    for col in columns:
         table.add_column(col, overflow="fold")
     for row in rows:
         colour = {
@@ -143,9 +147,11 @@ def status(obj: Context, as_json: bool) -> None:
             "not collected": "yellow",
         }.get(row["state"], "")
         state_cell = f"[{colour}]{row['state']}[/]" if colour else row["state"]
+        holder = [row["held_by"]["poll"] or row["held_by"]["crawl"] or "—"]
         table.add_row(
             escape(row["source"]),
             state_cell,
+            *(map(escape, holder) if len(daemons) > 1 else ()),
             (row["last_success"] or "—").replace("T", " ")[:16],
             str(row["consecutive_failures"]),
             str(row["articles"]),

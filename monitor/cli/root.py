@@ -35,6 +35,7 @@ COMMANDS: Mapping[str, tuple[tuple[str, ...], str]] = {
     "backup": (("admin",), "Write a consistent, verified copy of the database to DEST (SQLite)."),
     "check-config": (("admin",), "Validate feeds.yaml and print a summary (exit 2 with "
                      "file:line: key: problem on error)."),
+    "db": (("database",), "The database's schema: which revision it is at, and upgrading it."),
     "crawl": (("collect",), "Run one source's spider now (its listing pages), store what it "
               "finds, then exit."),
     "feeds": (("admin",), "Feeds the monitor stopped fetching (gone, or failing too long)."),
@@ -87,12 +88,15 @@ class LazyGroup(click.Group):
 class Context:
     config_path: str
     db_url: str | None
+    auto_upgrade: bool = False  # daemon.auto_upgrade of the config last loaded
 
     def load(self) -> LoadedConfig:
         from monitor.config import ConfigError, load_config
 
         try:
-            return load_config(self.config_path)
+            loaded = load_config(self.config_path)
+            self.auto_upgrade = loaded.config.daemon.auto_upgrade
+            return loaded
         except ConfigError as exc:
             for problem in exc.problems:
                 click.echo(f"config error: {problem}", err=True)
@@ -113,7 +117,7 @@ class Context:
                     "`monitor poll` or `monitor run`)"
                 )
             db = Database(url)
-            db.create_schema()
+            db.create_schema(upgrade=self.auto_upgrade)
         except DatabaseProblem as exc:
             click.echo(f"database error: {exc}", err=True)
             sys.exit(EXIT_CONFIG)

@@ -34,6 +34,7 @@ _SCRIPTS = (
     ("px-captcha", "PerimeterX captcha"),
     ("sucuri website firewall", "Sucuri firewall block"),
 )
+_SCRIPTS_BYTES = tuple((token.encode(), what) for token, what in _SCRIPTS)
 # Wordings of block pages: only with a refusing status, since a story could quote them.
 _BLOCK_PAGES = (
     ("attention required! | cloudflare", "Cloudflare block"),
@@ -54,12 +55,17 @@ def challenge(status: int, headers: Mapping[str, str], body: bytes) -> str | Non
     for name, value, what in _HEADERS:
         if value in headers.get(name, "").lower():
             return what
-    # Block pages entity-encode their text ("errors&#46;edgesuite&#46;net").
-    text = unescape(body[:SCAN_BYTES].decode("utf-8", "replace")).lower()
-    for token, what in _SCRIPTS:
-        if token in text:
-            return what
+    head = body[:SCAN_BYTES].lower()
+    for marker, found in _SCRIPTS_BYTES:  # script tokens are code, never entity-encoded
+        if marker in head:
+            return found
     if status in CHALLENGE_STATUSES:
+        # Block pages entity-encode their text ("errors&#46;edgesuite&#46;net"); only a refusing
+        # status pays for decoding the head (a 200 feed body is read on every poll).
+        text = unescape(head.decode("utf-8", "replace")).lower()
+        for token, what in _SCRIPTS:
+            if token in text:
+                return what
         for token, what in _BLOCK_PAGES:
             if token in text:
                 return what

@@ -138,6 +138,7 @@ class AlertSettings(Strict):
     connect_timeout: Seconds = 10.0  # to reach a mail server or an HTTP API
     send_timeout: Seconds = 30.0  # for the whole exchange once connected (SMTP's DATA reply too)
     claim_lease: Seconds = Field(default=300.0, ge=10)  # a claim of a silent process lapses then
+    parallel_sends: int = Field(default=4, ge=1, le=32)  # messages in flight per channel
 
 
 class TopicConfig(Strict):

@@ -258,8 +258,19 @@ class StoriesConfig(Strict):
         return self
 
 
+class DaemonSettings(Strict):
+    """How `monitor run` shares one database with other daemons, and meets its schema."""
+
+    # A daemon's hold on a source's poll or crawl (renewed while it runs): when it dies, other
+    # daemons on the same PostgreSQL database take its sources this much later at the most.
+    job_lease: Seconds = Field(default=60.0, ge=3)
+    # Apply pending schema migrations at start instead of refusing to run (`monitor db upgrade`).
+    auto_upgrade: bool = False
+
+
 class Config(Strict):
     topic: TopicConfig = TopicConfig()
+    daemon: DaemonSettings = DaemonSettings()
     fetch: FetchConfig = FetchConfig()
     crawl: CrawlSettings = CrawlSettings()
     alerts: AlertSettings = AlertSettings()

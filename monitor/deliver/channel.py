@@ -12,12 +12,13 @@ import importlib
 import logging
 import os
 import re
+import ssl
 import threading
 import unicodedata
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from monitor.collect.plaintext import one_line
@@ -92,6 +93,9 @@ _LOG_LINES: contextvars.ContextVar[list[tuple[int, str]] | None] = contextvars.C
 _QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "monitor_apprise_quiet", default=False
 )
+# - TLS contexts: the SMTP plugin builds a fresh default context (loading the whole CA bundle,
+#   ~35 ms of CPU) for every connection, even a plain one. Its `ssl` name is given a stand-in
+#   whose contexts are shared per verification setting (_SharedContexts).
 _prepare_lock = threading.Lock()
 _prepared = False
 _msgid_hooked = False
@@ -120,6 +124,64 @@ class _KeepDetails(logging.Filter):
         return not _QUIET.get() and record.levelno >= self.threshold()
 
 
+class _Context:
+    """What the SMTP plugin's create_default_context() returns: a verifying context unless the
+    plugin turns checking off on it, each setting backed by one context shared by all sends.
+
+    A shared context is never changed after it is built, so a destination with verify=no cannot
+    weaken another destination's connection.
+    """
+
+    _shared: ClassVar[dict[tuple[bool, ssl.VerifyMode], ssl.SSLContext]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_settings", {"check_hostname": True, "verify_mode": None})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in ("check_hostname", "verify_mode"):
+            raise AttributeError(f"a shared TLS context cannot change {name}")
+        self._settings[name] = value
+
+    def _context(self) -> ssl.SSLContext:
+        settings: dict[str, Any] = self._settings
+        mode = settings["verify_mode"]
+        key = (bool(settings["check_hostname"]), ssl.CERT_REQUIRED if mode is None else mode)
+        with self._lock:
+            context = self._shared.get(key)
+            if context is None:
+                context = ssl.create_default_context()
+                context.check_hostname = key[0]  # hostname checks off before verification off
+                context.verify_mode = key[1]
+                self._shared[key] = context
+        return context
+
+    def __getattr__(self, name: str) -> Any:  # wrap_socket, and the settings as set
+        return getattr(self._context(), name)
+
+
+class _SharedContexts:
+    """Stands in for the `ssl` module inside Apprise's SMTP plugin."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ssl, name)
+
+    @staticmethod
+    def create_default_context(*args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:  # a purpose or CA file we do not share
+            return ssl.create_default_context(*args, **kwargs)
+        return _Context()
+
+
+def _share_tls_contexts() -> None:
+    try:
+        smtp: Any = importlib.import_module("apprise.plugins.email.smtp")
+    except ImportError:  # another Apprise layout: its own contexts, just slower
+        return
+    if getattr(smtp, "ssl", None) is ssl:
+        smtp.ssl = _SharedContexts()
+
+
 def _prepare_apprise() -> bool:
     """Set Apprise up once; returns whether the Message-ID hook is in place."""
     global _prepared, _msgid_hooked
@@ -140,6 +202,7 @@ def _prepare_apprise() -> bool:
                 email_base: Any = importlib.import_module("apprise.plugins.email.base")
             except ImportError:
                 email_base = None
+            _share_tls_contexts()
         original: Callable[..., str] | None = getattr(email_base, "make_msgid", None)
         if original is not None:
 

@@ -18,7 +18,8 @@ import os
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,12 +28,13 @@ from sqlalchemy.exc import OperationalError
 from monitor.clock import Clock
 from monitor.collect.retry import next_attempt
 from monitor.config import Config
+from monitor.config.alerts import SubscriberConfig
 from monitor.deliver import compose
 from monitor.deliver.channel import SendResult, send
 from monitor.deliver.claims import dead, process_id
 from monitor.deliver.destinations import redact, secret_environment
 from monitor.deliver.plan import Alerts, Destination
-from monitor.deliver.render import Message, render_notice
+from monitor.deliver.render import Item, Message, render_notice
 from monitor.faults import crash_point, fail_point
 from storage import deliveries
 from storage.db import Database
@@ -67,6 +69,14 @@ class DispatchReport:
         self.by_channel.update(other.by_channel)
 
 
+@dataclass
+class _DestinationRun:
+    """One destination's sends in one dispatch run."""
+
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)  # a send failed
+    worked: bool = False  # a message went out: any open incident of the destination has ended
+
+
 def _incident(subscriber: str, destination: str) -> str:
     return f"delivery-failed:{subscriber}:{destination}"
 
@@ -83,6 +93,9 @@ class Dispatcher:
         self.owner = process_id()
         self.lease = timedelta(seconds=config.alerts.claim_lease)
         self._lock = asyncio.Lock()
+        self._parallel = config.alerts.parallel_sends
+        self._channel_slots: dict[str, asyncio.Semaphore] = {}
+        self._executor: ThreadPoolExecutor | None = None
 
     def environment(self) -> dict[str, str]:
         return secret_environment(self.config)
@@ -106,6 +119,7 @@ class Dispatcher:
                 # e.g. the credentials file missing during a redeploy: retry, tell the operator.
                 return await asyncio.to_thread(self._cannot_send, claimed, str(exc), now)
             await asyncio.to_thread(self._close, CREDENTIALS_INCIDENT, "Alerts can be sent again")
+            self._channel_slots = {}  # per run: semaphores belong to the running event loop
             groups: dict[tuple[str, str], list[DeliveryRow]] = {}
             for row in claimed:
                 groups.setdefault((row.subscriber, row.destination), []).append(row)
@@ -156,7 +170,8 @@ class Dispatcher:
         env: Mapping[str, str],
         now: datetime,
     ) -> DispatchReport:
-        """One destination: its messages go out in order; a failure stops only this destination."""
+        """One destination: its messages start in order, a few at once (parallel_sends; a Telegram
+        chat one at a time); a failure stops only this destination."""
         report = DispatchReport()
         sub = self.alerts.subscribers.get(subscriber)
         dest = self._destination(subscriber, destination)
@@ -183,40 +198,88 @@ class Dispatcher:
                 batches.append((held, mode))
         if len(live) < len(rows):
             batches.append(([r for r in rows if r.mode == "backfill"], "backfill"))
+        # Up to parallel_sends messages of a mailbox in flight; a Telegram chat one at a time, so
+        # its messages arrive in order and within Telegram's per-chat rate.
+        window = asyncio.Semaphore(1 if dest.channel == "telegram" else self._parallel)
+        run = _DestinationRun()
+        sends: list[asyncio.Task[None]] = []
         for number, (claimed, mode) in enumerate(batches):
-            batch = await asyncio.to_thread(self._still_ours, claimed, now)
-            if not batch:
-                continue  # another process took the lapsed claims and sends them
-            if any(r.unknown >= MAX_UNKNOWN for r in batch):
-                await self._give_up_unknown(report, subscriber, dest, batch, now)
-                continue
-            message = compose.message(self.config, batch, found, sub.zone, mode)
-            result = await asyncio.to_thread(self.sender, dest.url, message, env)
-            ids = [r.id for r in batch]
-            if result.ok:
-                crash_point("after_send")
-                await asyncio.to_thread(self._record_sent, ids, message.message_id)
-                report.sent += len(ids)
-                report.messages += 1
-                report.by_channel[(dest.channel, "sent")] += len(ids)
+            await window.acquire()
+            if run.stopped.is_set():
+                window.release()
+                # Later messages of this destination wait for its next attempt.
+                await asyncio.to_thread(self._release, [r for b, _ in batches[number:] for r in b])
+                break
+            one = self._send_one(report, sub, dest, claimed, mode, found, env, now, run)
+            sends.append(asyncio.create_task(self._in_slot(window, one)))
+        for outcome in await asyncio.gather(*sends, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return report
+
+    async def _in_slot(self, window: asyncio.Semaphore, send: Awaitable[None]) -> None:
+        try:
+            await send
+        finally:
+            window.release()
+
+    async def _send_one(
+        self,
+        report: DispatchReport,
+        sub: SubscriberConfig,
+        dest: Destination,
+        claimed: list[DeliveryRow],
+        mode: str,
+        found: dict[int, Item],
+        env: Mapping[str, str],
+        now: datetime,
+        run: _DestinationRun,
+    ) -> None:
+        """One message: renew its claims, send it, record the outcome; a failure stops the run."""
+        subscriber = sub.name
+        batch = await asyncio.to_thread(self._still_ours, claimed, now)
+        if not batch:
+            return  # another process took the lapsed claims and sends them
+        if any(r.unknown >= MAX_UNKNOWN for r in batch):
+            await self._give_up_unknown(report, subscriber, dest, batch, now)
+            return
+        message = compose.message(self.config, batch, found, sub.zone, mode)
+        async with self._channel_slots.setdefault(dest.channel, self._slots()):
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._pool(), self.sender, dest.url, message, env)
+        ids = [r.id for r in batch]
+        if result.ok:
+            crash_point("after_send")
+            await asyncio.to_thread(self._record_sent, ids, message.message_id)
+            report.sent += len(ids)
+            report.messages += 1
+            report.by_channel[(dest.channel, "sent")] += len(ids)
+            if not run.worked:  # one write per destination and run, not one per message
+                run.worked = True
                 await asyncio.to_thread(
                     self._close,
-                    _incident(subscriber, destination),
+                    _incident(subscriber, dest.key),
                     f"Alerts to subscriber {subscriber} work again",
                 )
-                continue
-            final = await self._failed(report, subscriber, dest, batch, result, now)
-            log.warning(
-                "delivery failed",
-                extra={"subscriber": subscriber, "destination": redact(dest.url),
-                       "error": result.error or "send failed", "final": final},
-            )  # fmt: skip
-            # Later messages of this destination wait for its next attempt, keeping order.
-            rest = [r for b, _ in batches[number + 1 :] for r in b]
-            if rest:
-                await asyncio.to_thread(self._release, rest)
-            break
-        return report
+            return
+        run.stopped.set()
+        final = await self._failed(report, subscriber, dest, batch, result, now)
+        log.warning(
+            "delivery failed",
+            extra={"subscriber": subscriber, "destination": redact(dest.url),
+                   "error": result.error or "send failed", "final": final},
+        )  # fmt: skip
+
+    def _slots(self) -> asyncio.Semaphore:
+        return asyncio.Semaphore(self._parallel)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """Threads for sends only, so slow providers never hold the threads storage writes use."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self._parallel * 3, thread_name_prefix="monitor-send"
+            )
+        return self._executor
 
     def _still_ours(self, rows: list[DeliveryRow], now: datetime) -> list[DeliveryRow]:
         """Renew this process's claims before a send; drop rows another process took over."""

@@ -28,6 +28,7 @@ from monitor.app import App, open_app
 from monitor.article import JobKind
 from monitor.clock import Clock, utcnow
 from monitor.config import Config, SourceConfig
+from monitor.deliver.claims import process_id
 from monitor.flow import crawl_source, refresh_source
 from monitor.operate import memory, telemetry
 from monitor.operate.clockwatch import ClockWatch
@@ -36,6 +37,7 @@ from monitor.operate.heartbeat import Heartbeat
 from monitor.operate.metrics import METRICS, Metrics, MetricsServer, default_metrics
 from monitor.operate.notices import HealthReporter
 from monitor.operate.sdnotify import SystemdNotifier
+from monitor.operate.shares import JobShares
 from monitor.runtime import run_async
 from storage import articles as store
 from storage import crawls, deliveries
@@ -55,6 +57,7 @@ __all__ = ["Daemon", "collection_state", "has_spider", "run_daemon"]
 class Daemon:
     app: App  # opened by run()
     reporter: HealthReporter
+    shares: JobShares  # built with the schedule
 
     def __init__(
         self,
@@ -82,7 +85,7 @@ class Daemon:
             self.stopping.set()
 
     async def run(self) -> int:
-        self.db.create_schema()
+        self.db.create_schema(upgrade=self.config.daemon.auto_upgrade)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
@@ -93,6 +96,7 @@ class Daemon:
             )
             await asyncio.to_thread(self._seed_metrics)
             scheduler = self._schedule()
+            await asyncio.to_thread(self.shares.join)
             scheduler.start()
             jobs = len(scheduler.get_jobs())
             server = await self._start_metrics()
@@ -125,6 +129,10 @@ class Daemon:
         with contextlib.suppress(TimeoutError):
             # a send in flight is recorded, not abandoned
             await asyncio.wait_for(app.dispatcher.wait_idle(), self._left(deadline) + 5)
+        try:
+            await asyncio.to_thread(self.shares.leave)  # other daemons take over at once
+        except Exception:
+            log.exception("handing the jobs over failed; they pass on when the leases lapse")
 
     def _schedule(self) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler(
@@ -166,6 +174,15 @@ class Daemon:
                     misfire_grace_time=int(source.crawl.interval),
                 )
                 scheduled += 1
+        lease = self.config.daemon.job_lease
+        self.shares = JobShares(self.db, process_id(), lease, scheduled, self.now)
+        scheduler.add_job(
+            self._renew_leases,
+            IntervalTrigger(seconds=max(1, int(lease / 3))),
+            id="leases",
+            next_run_time=start + timedelta(seconds=max(1, int(lease / 3))),
+            misfire_grace_time=max(1, int(lease / 3)),
+        )
         if self.config.subscribers:
             scheduler.add_job(
                 self._dispatch,
@@ -234,6 +251,8 @@ class Daemon:
         assert task is not None
         self._inflight.add(task)
         try:
+            if not await asyncio.to_thread(self.shares.hold, f"{kind}:{source.id}"):
+                return  # another daemon on this database runs it
             if kind == "crawl" and self.app.crawler is not None:
                 crawled = await crawl_source(self.app, source)
                 telemetry.record_crawl(self.metrics, crawled, self.now())
@@ -255,6 +274,12 @@ class Daemon:
             log.exception(f"{kind} crashed", extra={"source": source.id})
         finally:
             self._inflight.discard(task)
+
+    async def _renew_leases(self) -> None:
+        try:
+            await asyncio.to_thread(self.shares.renew)
+        except Exception:  # a database hiccup: the next renewal comes well within the lease
+            log.exception("renewing the job leases failed")
 
     async def _check_health(self) -> None:
         """Judge every source and tell the operator of changes; one check at a time, so two

@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from monitor.config import Config
 from monitor.operate.health import assess, collection_state
 from storage import articles as store
-from storage import crawls
+from storage import crawls, leases
 from storage import health as health_store
 from storage import sources as state
 from storage.db import Database
@@ -23,6 +25,16 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+def _holders(db: Database, now: datetime) -> dict[str, str]:
+    """job → the daemon ("host:pid") holding it now; empty for a database older than leases."""
+    try:
+        with db.read() as conn:
+            live = leases.live(conn, now)
+    except DBAPIError:  # no job_lease table yet: the next daemon start creates it
+        return {}
+    return {lease.job: ":".join(lease.owner.split(":")[:2]) for lease in live}
+
+
 def source_rows(db: Database, config: Config, now: datetime) -> list[dict[str, Any]]:
     with db.read() as conn:
         polled = state.source_status(conn)
@@ -31,6 +43,7 @@ def source_rows(db: Database, config: Config, now: datetime) -> list[dict[str, A
         recent = store.count_by_source(conn, since=now - timedelta(hours=24))
         judged = assess(conn, config, now)
         reported = health_store.load(conn)
+    held = _holders(db, now)
     rows: list[dict[str, Any]] = []
     for source in config.sources:
         st = polled.get(source.id)
@@ -65,6 +78,7 @@ def source_rows(db: Database, config: Config, now: datetime) -> list[dict[str, A
                     else None
                 ),
                 "operator_told": told.reported_state if told else None,
+                "held_by": {kind: held.get(f"{kind}:{source.id}") for kind in ("poll", "crawl")},
                 "feeds": [
                     {
                         "url": f.url,

@@ -100,18 +100,6 @@ def test_a_url_with_one_slash_does_not_create_a_file_in_the_current_directory(
     assert not any(p.name.startswith("sqlite:") for p in REPO.iterdir())
 
 
-def test_postgresql_without_its_driver_names_the_extra(cfg: Path) -> None:
-    pytest.importorskip("sqlalchemy")
-    try:
-        import psycopg  # noqa: F401
-
-        pytest.skip("the postgres extra is installed")
-    except ImportError:
-        pass
-    err = clean_failure(monitor("status", config=cfg, db="postgresql://postgres@127.0.0.1/test"))
-    assert "india-japan-monitor[postgres]" in err
-
-
 @pytest.mark.parametrize("command", [["status"], ["articles"], ["alerts", "log"],
                                      ["rules", "try", "chips"]])  # fmt: skip
 def test_read_only_commands_never_create_a_database(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import ssl
 import subprocess
 import sys
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -260,3 +264,59 @@ def test_digest_lists_every_item_and_its_other_outlets(
         for title in ("Pact on chips", "Rare earth deal", "Bullet train update"):
             assert title in text
         assert "DD News, ORF" in text and "The Japan Times" in text
+
+
+# --- TLS: contexts are shared between sends, never weakened for one another -----------------
+
+
+@pytest.fixture
+def tls_smtp(tmp_path: Path) -> Iterator[SmtpServer]:
+    """aiosmtpd speaking implicit TLS with a self-signed certificate for 127.0.0.1."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    server = SmtpServer(ssl_context=context)
+    yield server
+    server.stop()
+
+
+def test_tls_checks_stay_per_destination_when_contexts_are_shared(tls_smtp: SmtpServer) -> None:
+    base = f"mailtos://127.0.0.1:{tls_smtp.port}?from=m@example.org&to=r@example.org&mode=ssl"
+    message = render_test("channel-check", "email-1")
+
+    refused = send(base, message, {})
+    assert not refused.ok and "certificate" in (refused.error or "").lower()
+    assert send(base + "&verify=no", message, {}).ok  # the operator opted out for this one
+    again = send(base, message, {})  # the opt-out did not leak into the shared context
+    assert not again.ok and "certificate" in (again.error or "").lower()
+    assert len(tls_smtp.messages) == 1

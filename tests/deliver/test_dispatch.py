@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import textwrap
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,6 +57,22 @@ sectors:
 """
 
 
+_URL: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def backend(db_url: str) -> Iterator[None]:
+    """Every test here runs on SQLite and on PostgreSQL (claims use FOR UPDATE SKIP LOCKED)."""
+    _URL["db"] = db_url
+    yield
+    for database in _OPEN:
+        database.dispose()
+    _OPEN.clear()
+
+
+_OPEN: list[Database] = []
+
+
 def setup(
     tmp_path: Path, subscribers: list[dict[str, Any]], **alerts: Any
 ) -> tuple[Config, Database, App, Dispatcher, Clock]:
@@ -64,7 +82,8 @@ def setup(
     path = tmp_path / "feeds.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     config = load_config(path).config
-    db = Database(f"sqlite:///{tmp_path / 'monitor.db'}")
+    db = Database(_URL["db"])
+    _OPEN.append(db)
     db.create_schema()
     with db.write() as conn:
         sync_sources(conn, [("dd", "DD News", []), ("jt", "The Japan Times", [])])
@@ -333,3 +352,90 @@ def test_telegrams_retry_after_is_honoured(
     assert dispatch(d).messages == 0
     clock.now += timedelta(seconds=2)
     assert dispatch(d).messages == 1 and len(tg_env.messages) == 1
+
+
+class GatedSmtp(SmtpServer):
+    """Holds each message's DATA reply until `gate` messages are in flight (or a second passed),
+    recording how many were in flight at once: a provider with latency, seen from the server."""
+
+    def __init__(self, gate: int) -> None:
+        super().__init__()
+        self.gate = gate
+        self.in_flight = 0
+        self.most = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.in_flight += 1  # aiosmtpd runs every session on one event loop
+        self.most = max(self.most, self.in_flight)
+        try:
+            for _ in range(50):
+                if self.in_flight >= self.gate:
+                    break
+                await asyncio.sleep(0.02)
+            return await super().handle_DATA(server, session, envelope)
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.mark.parametrize("parallel", [1, 4])
+def test_a_burst_goes_out_a_few_at_a_time_each_message_once(tmp_path: Path, parallel: int) -> None:
+    smtp = GatedSmtp(gate=parallel)
+    try:
+        _, db, app, d, _ = setup(
+            tmp_path, [subscriber(smtp)], fold_threshold=50, parallel_sends=parallel
+        )
+        ingest(
+            app,
+            "dd",
+            [art(i, f"India-Japan semiconductor plant number {i}") for i in range(12)],
+            NOW,
+        )
+        report = dispatch(d)
+        assert (report.messages, report.sent) == (12, 12)
+        assert smtp.wait_for(12)
+        assert smtp.most == parallel  # never more in flight than asked, and as many as asked
+        ids = [m["Message-ID"] for m in smtp.messages]
+        assert len(set(ids)) == 12
+        with db.read() as conn:
+            log = deliveries.delivery_log(conn)
+        assert sorted(r.state for r in log) == ["sent"] * 12
+        assert {str(r.id) for r in log} == {re.findall(r"<delivery-(\d+)\b", i)[0] for i in ids}
+        assert dispatch(d).messages == 0
+    finally:
+        smtp.stop()
+
+
+def test_a_telegram_chat_gets_its_burst_in_order(tmp_path: Path, tg_env: TelegramServer) -> None:
+    sub = {
+        "name": "analyst",
+        "urls": ["tgram://123456:ABCdef/42"],
+        "rules": [{"name": "chips", "query": "semicon*"}],
+    }
+    _, _, app, d, _ = setup(tmp_path, [sub], fold_threshold=50, parallel_sends=8)
+    ingest(
+        app, "dd", [art(i, f"India-Japan semiconductor plant number {i}") for i in range(8)], NOW
+    )
+    assert dispatch(d).messages == 8 and tg_env.wait_for(8)
+    order = [int(t.split("number ")[1].split()[0]) for t in tg_env.texts()]
+    assert order == sorted(order)
+
+
+def test_a_refused_message_holds_back_the_ones_not_started_then_all_go_once(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    _, db, app, d, clock = setup(
+        tmp_path, [subscriber(smtp_server)], fold_threshold=50, parallel_sends=1
+    )
+    ingest(
+        app, "dd", [art(i, f"India-Japan semiconductor plant number {i}") for i in range(4)], NOW
+    )
+    smtp_server.fail_next(1)
+    report = dispatch(d)
+    assert (report.messages, report.retrying) == (0, 1)
+    with db.read() as conn:
+        states = [r.state for r in deliveries.delivery_log(conn)]
+    assert states.count("sent") == 0 and len(states) == 4
+    clock.now = NOW + timedelta(minutes=2)  # past the first retry (60 s)
+    assert dispatch(d).messages == 4
+    assert smtp_server.wait_for(4)
+    assert len({m["Message-ID"] for m in smtp_server.messages}) == 4

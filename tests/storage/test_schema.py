@@ -1,4 +1,4 @@
-"""A database made by an older version opens: columns added since are created on start."""
+"""A database made by an older version is upgraded: columns added since are created."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def test_columns_added_since_are_created_and_old_rows_kept(tmp_path: Path) -> No
     path = tmp_path / "old.db"
     Database(f"sqlite:///{path}").create_schema()
     with sqlite3.connect(path) as conn:  # what the previous version's schema looked like
+        conn.execute("DROP TABLE alembic_version")
         for table, names in ADDED.items():
             for name in names:
                 conn.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
@@ -29,10 +30,27 @@ def test_columns_added_since_are_created_and_old_rows_kept(tmp_path: Path) -> No
         )
     assert not columns(path, "crawl_run") >= set(ADDED["crawl_run"])
 
-    Database(f"sqlite:///{path}").create_schema()
+    Database(f"sqlite:///{path}").create_schema(upgrade=True)
     for table, names in ADDED.items():
         assert columns(path, table) >= set(names)
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT problem, problem_kind FROM crawl_run").fetchall() == [
             ("layout changed?", None)
         ]
+
+
+def test_a_database_at_the_baseline_revision_gets_the_story_tables(tmp_path: Path) -> None:
+    """What `monitor db upgrade` does to a database made before stories (revision 0001)."""
+    path = tmp_path / "baseline.db"
+    Database(f"sqlite:///{path}").create_schema()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE story_article")
+        conn.execute("DROP TABLE story")
+        conn.execute("UPDATE alembic_version SET version_num = '0001_baseline'")
+    Database(f"sqlite:///{path}").create_schema(upgrade=True)
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        at = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert {"story", "story_article", "ix_story_article_story_id"} <= tables
+    assert at == [("0002_stories",)]
+    assert columns(path, "story_article") >= {"article_id", "story_id", "evidence", "features"}
