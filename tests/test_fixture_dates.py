@@ -63,9 +63,11 @@ def test_real_clock_is_the_machine_clock() -> None:
     assert abs(clock.now - datetime.now(UTC)) < timedelta(seconds=5)
 
 
+# A database written by a past release (releases/*.db) holds the dates it was written on; the
+# tests that open it compare its rows before and after an upgrade, never with the clock.
 @pytest.mark.parametrize(
     "path",
-    sorted(p for p in DATA.rglob("*") if p.is_file()),
+    sorted(p for p in DATA.rglob("*") if p.is_file() and p.suffix != ".db"),
     ids=lambda p: str(p.relative_to(DATA)),
 )
 def test_fixture_files_write_dates_only_as_tokens(path: Path) -> None:
