@@ -57,7 +57,7 @@ class Features:
     words: frozenset[str]
     sector: str | None
     copy: str = ""  # title-and-opening fingerprint: an outlet reprinting a wire copy
-    headline_numbers: frozenset[str] = frozenset()  # the figures of the title: its news
+    headline_numbers: tuple[str, ...] = ()  # the figures of the title, in order: its news
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,7 +67,7 @@ class Features:
             "words": sorted(self.words),
             "sector": self.sector,
             "copy": self.copy,
-            "headline_numbers": sorted(self.headline_numbers),
+            "headline_numbers": list(self.headline_numbers),
         }
 
     @classmethod
@@ -79,7 +79,7 @@ class Features:
             words=frozenset(data["words"]),
             sector=data.get("sector"),
             copy=str(data.get("copy", "")),
-            headline_numbers=frozenset(data.get("headline_numbers", ())),
+            headline_numbers=tuple(data.get("headline_numbers", ())),
         )
 
 
@@ -115,7 +115,7 @@ def features(article: Article, common: frozenset[str]) -> Features:
     body = article.summary if len(article.summary) >= len(article.text) else article.text
     names = _Names(common)
     numbers: set[str] = set()
-    title_numbers: set[str] = set()
+    title_numbers: list[str] = []
     words: set[str] = set()
     title_case = _title_cased(article.title)
     for text, headline in ((article.title, True), (body[:OPENING_CHARS], False)):
@@ -141,7 +141,7 @@ def features(article: Article, common: frozenset[str]) -> Features:
                 if not _YEAR.match(number):  # every article carries this year's date
                     numbers.add(number)
                     if headline:
-                        title_numbers.add(number)
+                        title_numbers.append(number)
                 continue
             parts = [p for p in _DASH.split(raw) if p]
             for part in parts:
@@ -171,7 +171,7 @@ def features(article: Article, common: frozenset[str]) -> Features:
         words=frozenset(words),
         sector=sector if isinstance(sector, str) else None,
         copy=article.fingerprint,
-        headline_numbers=frozenset(title_numbers),
+        headline_numbers=tuple(title_numbers),
     )
 
 
@@ -328,7 +328,9 @@ def compare(a: Features, b: Features, story: int, settings: Settings) -> Evidenc
         score, similarity = max(score, 1.0), 1.0
     # Headlines that both lead with a figure, and different ones: another loan, another deal.
     other_news = bool(
-        a.headline_numbers and b.headline_numbers and not a.headline_numbers & b.headline_numbers
+        a.headline_numbers
+        and b.headline_numbers
+        and not set(a.headline_numbers) & set(b.headline_numbers)
     )
     enough = (
         copy
@@ -341,8 +343,13 @@ def compare(a: Features, b: Features, story: int, settings: Settings) -> Evidenc
                 bool(
                     names and (numbers or similarity >= 0.5 or (same_sector and similarity >= 0.33))
                 )
-                # a headline of common names only: the same words, and enough of them to tell
-                or (similarity >= 0.7 and shared_words >= 8)
+                # a headline of common names only: the same words, enough of them to tell, and
+                # the same figures in the title, in order ("part 0-1" is not "part 1-0")
+                or (
+                    similarity >= 0.7
+                    and shared_words >= 8
+                    and a.headline_numbers == b.headline_numbers
+                )
             )
         )
     )

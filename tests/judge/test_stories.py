@@ -181,3 +181,15 @@ def test_articles_dropped_by_rejudge_leave_their_story(tmp_path: Path) -> None:
     with app.db.read() as conn:
         [revived] = stories.list_stories(conn)
     assert (revived.id, revived.size) == (story.id, 1)
+
+
+def test_template_items_differing_only_in_their_figures_are_apart(tmp_path: Path) -> None:
+    app = open_app(tmp_path)
+    title = "India-Japan semiconductor pact, part {}"
+    items = [art("dd", n, title.format(p), f"Tokyo and New Delhi agree, step {p[-1]}.")
+             for n, p in enumerate(("0-1", "1-0", "0-2"))]  # fmt: skip
+    ingest(app, "dd", items, NOW)
+    copy = art("jt", 9, title.format("0-1"), "Tokyo and New Delhi agree, step 1.")
+    ingest(app, "jt", [copy], NOW)  # the same text from another outlet: the same story
+    with app.db.read() as conn:
+        assert sorted(s.size for s in stories.list_stories(conn)) == [1, 1, 2]
