@@ -64,6 +64,7 @@ bench-own: dev
 	$(BIN)/python bench/story_bench.py
 	$(BIN)/python bench/alert_bench.py --peers $(PEERS)
 	$(BIN)/python bench/daemon_bench.py --peers $(PEERS)
+	$(BIN)/python bench/web_bench.py
 
 # 1, 2 and 3 daemons on the machine's PostgreSQL (and one on SQLite), 1,000 feeds, 10,000 rules.
 bench-scale: dev

@@ -14,6 +14,7 @@ import fcntl
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlmodel import SQLModel
 
 from storage import models
@@ -251,6 +252,70 @@ def build_baseline(conn: Connection) -> None:
             text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"),
             {"v": SCHEMA_VERSION},
         )
+
+
+def open_read_only(url: str) -> Database:
+    """An existing monitor database that this process can only read (the web view): nothing is
+    created at a mistyped path, no schema is written, and every connection refuses writes."""
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        raise DatabaseProblem(
+            f"no database at {path} (check --db / MONITOR_DB, or collect first with "
+            "`monitor poll` or `monitor run`)"
+        )
+    db = Database(url)
+    event.listen(db.engine, "connect", _sqlite_query_only if db.is_sqlite else _pg_read_only)
+    from storage import schema
+
+    try:
+        with db.read() as conn:
+            at = schema.revision(conn)
+    except DatabaseError as exc:
+        cause = str(exc.orig) if exc.orig is not None else str(exc)
+        raise DatabaseProblem(f"{path or url}: not the monitor's database: {cause}") from None
+    if at is None:
+        raise DatabaseProblem(f"{path or url}: not the monitor's database (it has no tables)")
+    schema.check(at, upgrade=True)  # a newer monitor's schema is refused; an older one is read
+    return db
+
+
+class QueryTimeout(DatabaseProblem):
+    """A read took longer than its time limit and was interrupted."""
+
+
+@contextmanager
+def time_limit(conn: Connection, seconds: float) -> Iterator[None]:
+    """Interrupt any statement of this block still running after `seconds` (QueryTimeout), so
+    one expensive search cannot hold the database: SQLite's progress handler, PostgreSQL's
+    statement_timeout (for the rest of the transaction)."""
+    if conn.dialect.name != "sqlite":
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}")
+        try:
+            yield
+        except OperationalError as exc:
+            raise QueryTimeout(f"the query took longer than {seconds:g} s") from exc
+        return
+    raw: Any = conn.connection.driver_connection
+    deadline = time.monotonic() + seconds
+    raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 2000)
+    try:
+        yield
+    except OperationalError as exc:
+        if "interrupted" not in str(exc.orig):
+            raise
+        raise QueryTimeout(f"the query took longer than {seconds:g} s") from None
+    finally:
+        raw.set_progress_handler(None, 0)
+
+
+def _sqlite_query_only(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA query_only=ON")
+
+
+def _pg_read_only(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    cur.close()
 
 
 def insert_for(conn: Connection, table: Any) -> Any:

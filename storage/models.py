@@ -107,6 +107,7 @@ class ArticleRow(SQLModel, table=True):
         UniqueConstraint("source_id", "guid", name="uq_article_source_guid"),
         UniqueConstraint("source_id", "fingerprint", name="uq_article_source_fingerprint"),
         Index("ix_article_source_published", "source_id", "published_at"),
+        Index("ix_article_fingerprint", "fingerprint"),  # a story's outlets (storage/stories.py)
     )
     id: int | None = Field(default=None, primary_key=True)
     source_id: str = Field(sa_column=Column(ForeignKey("source.id"), nullable=False))
@@ -235,6 +236,7 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("subscriber", "destination", "article_id", name="uq_delivery"),
         Index("ix_delivery_due", "state", "due_at"),
+        Index("ix_delivery_article", "article_id"),  # the alerts of one article (web view)
     )
     id: int | None = Field(default=None, primary_key=True)
     subscriber: str

@@ -1,7 +1,9 @@
 """Stories: each newly stored article joins an open story or starts one, in the article's write
-transaction; and what `monitor stories`, `articles --json` and digests show of them.
+transaction; and what `monitor stories`, `articles --json`, digests and the web view show of them.
 
-Reads/writes: the story and story_article tables (and reads article/source/article_tag).
+Reads/writes: the story and story_article tables (and reads article/source/article_tag). Every
+page, API route and feed of the web view asks its story keys of this module: a story's id, or
+for an article stored before stories were kept, its content fingerprint.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, func, select, update
 
 from monitor.article import Article
 from monitor.judge.stories import Clusterer, Features
@@ -330,3 +332,81 @@ def list_stories(
         )
         for r in rows
     ]
+
+
+# --- the web view's story keys ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoryMember:
+    article_id: int
+    source: str
+    outlet: str  # the source's name
+    title: str
+    url: str
+    published_at: datetime
+
+
+def _story_id(key: str) -> int | None:
+    """A story id key ("42"); None for a fingerprint key (32 hex digits)."""
+    return int(key) if key.isdigit() and len(key) < 19 else None
+
+
+def story_filter(key: str) -> ColumnElement[bool]:
+    """The articles of the story with this key (a WHERE clause on the article table)."""
+    a, sa = article_table, story_article_table
+    story = _story_id(key)
+    if story is None:  # stored before stories were kept: the same title and opening text
+        return a.c.fingerprint == key
+    return a.c.id.in_(select(sa.c.article_id).where(sa.c.story_id == story))
+
+
+def story_of(conn: Connection, article_id: int) -> tuple[str | None, list[StoryMember]]:
+    """The story key of an article and its articles in every outlet, oldest first (the
+    article alone when it has no key)."""
+    a, sa = article_table, story_article_table
+    story = conn.execute(select(sa.c.story_id).where(sa.c.article_id == article_id)).scalar()
+    key = (
+        str(story)
+        if story is not None
+        else conn.execute(select(a.c.fingerprint).where(a.c.id == article_id)).scalar()
+    )
+    return key, _members(conn, story_filter(key) if key else a.c.id == article_id)
+
+
+def story_members(conn: Connection, key: str) -> list[StoryMember]:
+    """The articles of the story with this key, oldest first ([] for an unknown key)."""
+    return _members(conn, story_filter(key))
+
+
+def _members(conn: Connection, where: Any) -> list[StoryMember]:
+    a, s = article_table, source_table
+    rows = conn.execute(
+        select(a.c.id, a.c.source_id, s.c.name, a.c.title, a.c.url, a.c.published_at)
+        .join(s, s.c.id == a.c.source_id)
+        .where(where)
+        .order_by(a.c.published_at, a.c.id)
+        .limit(100)
+    )
+    return [StoryMember(*row) for row in rows]
+
+
+def recent_stories(
+    conn: Connection, since: datetime, limit: int = 50
+) -> list[tuple[str, list[StoryMember]]]:
+    """Stories carried by more than one outlet with an article published since `since`,
+    the latest first: each its key and its articles, oldest first."""
+    a, sa = article_table, story_article_table
+    latest = func.max(a.c.published_at)
+    ids = [
+        story
+        for (story,) in conn.execute(
+            select(sa.c.story_id)
+            .join(a, a.c.id == sa.c.article_id)
+            .group_by(sa.c.story_id)
+            .having(func.count(func.distinct(a.c.source_id)) > 1, latest >= since)
+            .order_by(latest.desc())
+            .limit(limit)
+        )
+    ]
+    return [(str(story), story_members(conn, str(story))) for story in ids]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from monitor.app import open_app
 from monitor.config import load_config
@@ -33,11 +36,30 @@ def rss(*items: tuple[str, str]) -> str:
     )
 
 
+_URL: dict[str, str] = {}
+_OPEN: list[Database] = []
+
+
+@pytest.fixture(autouse=True)
+def backend(db_url: str) -> Iterator[None]:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    _URL["db"] = db_url
+    yield
+    for database in _OPEN:
+        database.dispose()
+    _OPEN.clear()
+
+
 def poll(
-    tmp_path: Path, server: FeedServer, sources: list[dict[str, object]], clock: Clock
+    tmp_path: Path,
+    server: FeedServer,
+    sources: list[dict[str, object]],
+    clock: Clock,
+    **settings: object,
 ) -> tuple[list[SourceReport], Database]:
-    cfg = load_config(write_config(tmp_path / "feeds.yaml", sources)).config
-    db = Database(f"sqlite:///{tmp_path / 'monitor.db'}")
+    cfg = load_config(write_config(tmp_path / "feeds.yaml", sources, **settings)).config
+    db = Database(_URL["db"])
+    _OPEN.append(db)
     db.create_schema()
 
     async def run() -> list[SourceReport]:
@@ -123,3 +145,26 @@ def test_unreachable_source_records_clear_error(tmp_path: Path, feed_server: Fee
     with db.read() as conn:
         assert store.count_by_source(conn) == {}
         assert "127.0.0.1:9" in (state.source_status(conn)["dead"].last_error or "")
+
+
+def test_a_feed_failing_n_polls_in_a_row_is_suspended_until_resumed(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.serve("/broken/", "upstream error", status=500)
+    feed_server.serve("/feed/", rss(("India-Japan pact", "pact")))
+    src = [source(feed_server, "s", "/broken/", "/feed/")]
+    fetch = {"allow_private_networks": True, "total_timeout": 5, "suspend_after_failures": 3}
+    clock = Clock(NOW)
+    for _ in range(4):  # each poll after the backoff: the third failure suspends the feed
+        _, db = poll(tmp_path, feed_server, src, clock, fetch=fetch)
+        clock.now += timedelta(hours=7)  # past the longest backoff (6 h)
+    assert feed_server.hits("/broken/") == 3  # not fetched once suspended
+    assert feed_server.hits("/feed/") == 4  # the source's other feed carries on
+    with db.read() as conn:
+        states = state.feed_states(conn, [feed_server.base_url + "/broken/"])
+    [broken] = states.values()
+    assert broken.suspended_reason and "3 failed polls in a row" in broken.suspended_reason
+    with db.write() as conn:
+        state.resume_feeds(conn, [feed_server.base_url + "/broken/"])
+    poll(tmp_path, feed_server, src, clock, fetch=fetch)
+    assert feed_server.hits("/broken/") == 4

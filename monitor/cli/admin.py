@@ -93,6 +93,10 @@ def check_config(obj: Context, credentials: Path | None) -> None:
         console.print(f"metrics: {escape(where)}/metrics and /healthz")
     else:
         console.print("metrics: off")
+    web = cfg.web
+    shown = f"[{web.host}]" if ":" in web.host else web.host
+    access = "token required" if web.token else "this machine only"
+    console.print(f"web: `monitor web` on {escape(f'http://{shown}:{web.port}/')} ({access})")
     console.print(f"database: {escape(resolve_db_url(obj.db_url))}")
 
 

@@ -49,6 +49,8 @@ COMMANDS: Mapping[str, tuple[tuple[str, ...], str]] = {
     "stories": (("read",), "List stories: one event as the outlets reported it, newest first."),
     "status": (("read",), "Per source: state, last success, last error, failures, articles "
                "stored."),
+    "web": (("web",), "Serve the read-only web view, JSON API and Atom feeds (this machine "
+            "only by default)."),
 }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from monitor.config.models import (
     RelevanceConfig,
     SectorConfig,
     SourceConfig,
+    WebConfig,
     is_loopback_host,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "SourceConfig",
     "SubscriberConfig",
     "TopicConfig",
+    "WebConfig",
     "format_path",
     "is_loopback_host",
     "load_config",

@@ -258,6 +258,43 @@ class StoriesConfig(Strict):
         return self
 
 
+_TOKEN_PLACEHOLDER = r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$"
+
+
+class WebConfig(Strict):
+    """`monitor web`: the read-only analyst view, this machine only unless allowed with a token."""
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8765, ge=0, le=65535)  # 0: any free port (the log line names it)
+    allow_remote: bool = False  # needed for any host that is not loopback; then a token too
+    # A ${VAR} placeholder, never the secret itself: its value comes from the environment or
+    # alerts.credentials_file. When set, every request must carry it (Bearer or Basic password).
+    token: str | None = Field(default=None, pattern=_TOKEN_PLACEHOLDER)
+
+    @field_validator("host")
+    @classmethod
+    def _no_brackets(cls, v: str) -> str:
+        return v.strip().removeprefix("[").removesuffix("]")
+
+    @model_validator(mode="after")
+    def _loopback_or_token(self) -> WebConfig:
+        # The same rule as metrics: leaving this machine is a deliberate choice, and for a view
+        # of the whole database it also needs a token.
+        if not self.allow_remote and not is_loopback_host(self.host):
+            raise PathError(
+                ("host",),
+                f"{self.host!r} is not a loopback address; the web view is served to this "
+                "machine only (127.0.0.1, ::1, localhost) unless web.allow_remote is true",
+            )
+        if self.allow_remote and self.token is None:
+            raise PathError(
+                ("token",),
+                "web.allow_remote needs a token: token: ${MONITOR_WEB_TOKEN} (its value from "
+                "the environment or alerts.credentials_file)",
+            )
+        return self
+
+
 class DaemonSettings(Strict):
     """How `monitor run` shares one database with other daemons, and meets its schema."""
 
@@ -276,6 +313,7 @@ class Config(Strict):
     alerts: AlertSettings = AlertSettings()
     metrics: MetricsConfig = MetricsConfig()
     stories: StoriesConfig = StoriesConfig()
+    web: WebConfig = WebConfig()
     subscribers: list[SubscriberConfig] = Field(default_factory=list)
     sources: list[SourceConfig] = Field(min_length=1)
     relevance: RelevanceConfig

@@ -126,6 +126,12 @@ def check_secrets(
                 findings.append(
                     Finding("error", loaded.where(*key, k), f"${{{name}}} is not set in {found_in}")
                 )
+    token = loaded.config.web.token
+    if token is not None and not env.get(token[2:-1]):
+        # Only `monitor web` needs it: a warning, so the daemon still starts without it.
+        found_in = f"the environment or {path}" if path else "the environment"
+        message = f"{token} is not set in {found_in}: `monitor web` will refuse to start"
+        findings.append(Finding("warning", loaded.where("web", "token"), message))
     return findings, env
 
 

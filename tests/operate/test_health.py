@@ -4,6 +4,7 @@ and the fake Telegram Bot API: silent, failing and broken sources are told once,
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,23 @@ def make_config(tmp_path: Path, disabled: tuple[str, ...] = (), **alerts: Any) -
     return load_config(path).config
 
 
+_URL: dict[str, str] = {}
+_OPEN: list[Database] = []
+
+
+@pytest.fixture(autouse=True)
+def backend(db_url: str) -> Iterator[None]:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    _URL["db"] = db_url
+    yield
+    for database in _OPEN:
+        database.dispose()
+    _OPEN.clear()
+
+
 def open_db(tmp_path: Path) -> Database:
-    db = Database(f"sqlite:///{tmp_path / 'monitor.db'}")
+    db = Database(_URL["db"])
+    _OPEN.append(db)
     db.create_schema()
     with db.write() as conn:
         state.sync_sources(

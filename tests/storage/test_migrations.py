@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from storage import schema
 from storage.db import Database
+from storage.sources import sync_sources
 from tests.conftest import DATA, write_config
 from tests.processes import Stderr, monitor, start, stop
 
@@ -157,3 +158,29 @@ def test_alembic_agrees_with_the_revision_list() -> None:
     assert script.get_current_head() == schema.HEAD
     walked = [rev.revision for rev in script.walk_revisions()]
     assert list(reversed(walked)) == list(schema.REVISIONS)
+
+
+def test_a_database_from_before_migrations_is_upgraded_on_either_backend(
+    db_url: str, cfg: Path
+) -> None:
+    """What the previous release's schema lacks (this release's columns and tables, the revision
+    row) is taken away from a fresh database; the upgrade puts it back and keeps the rows."""
+    db = Database(db_url)
+    db.create_schema()
+    with db.write() as conn:
+        sync_sources(conn, [("dd", "DD", ["https://dd/feed"])])
+        conn.execute(text("ALTER TABLE feed DROP COLUMN entry_records"))
+        conn.execute(text("DROP TABLE job_lease"))
+        conn.execute(text("DROP TABLE alembic_version"))
+    db.dispose()
+    assert monitor("poll", config=cfg, db=db_url).returncode == 2
+    upgraded = monitor("db", "upgrade", config=cfg, db=db_url)
+    assert upgraded.returncode == 0, upgraded.stderr
+    db = Database(db_url)
+    with db.read() as conn:
+        assert conn.execute(text("SELECT url, entry_records FROM feed")).all() == [
+            ("https://dd/feed", None)
+        ]
+        assert conn.execute(text("SELECT count(*) FROM job_lease")).scalar() == 0
+        assert schema.revision(conn) == schema.HEAD
+    db.dispose()

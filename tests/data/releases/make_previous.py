@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, os.getcwd())
-from tests.archive import ArchiveMirror, build_pages, mirror_sources, stories  # noqa: E402
-from tests.conftest import FeedServer, SmtpServer, write_config  # noqa: E402
+from tests.archive import ArchiveMirror, build_pages, mirror_sources, stories
+from tests.conftest import FeedServer, SmtpServer, write_config
 
 
 def rss(server: FeedServer, numbers: range) -> str:
@@ -31,7 +31,9 @@ def rss(server: FeedServer, numbers: range) -> str:
         f"<pubDate>{email.utils.format_datetime(now - timedelta(minutes=n))}</pubDate></item>"
         for n in numbers
     )
-    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>F</title>{items}</channel></rss>"
+    return (
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>F</title>{items}</channel></rss>"
+    )
 
 
 def main() -> None:
@@ -39,12 +41,18 @@ def main() -> None:
     mirror = ArchiveMirror(pages=build_pages("ddnews", stories("ddnews", days=60))).start()
     feeds, smtp = FeedServer(), SmtpServer()
     feeds.serve("/feed/", rss(feeds, range(3)))
-    sources = mirror_sources(mirror.base_url, ["ddnews"]) + [
-        {"id": "wire", "name": "Wire", "base_url": feeds.base_url, "feeds": ["/feed/"]}
+    sources = [
+        *mirror_sources(mirror.base_url, ["ddnews"]),
+        {"id": "wire", "name": "Wire", "base_url": feeds.base_url, "feeds": ["/feed/"]},
     ]
-    sub = {"name": "analyst", "urls": [smtp.mail_url()], "rules": [{"name": "all", "query": "India"}]}
-    cfg = write_config(out.with_suffix(".yaml"), sources, subscribers=[sub],
-                       alerts={"fold_threshold": 100})
+    sub = {
+        "name": "analyst",
+        "urls": [smtp.mail_url()],
+        "rules": [{"name": "all", "query": "India"}],
+    }
+    cfg = write_config(
+        out.with_suffix(".yaml"), sources, subscribers=[sub], alerts={"fold_threshold": 100}
+    )
     run = [sys.executable, "-m", "monitor", "--config", str(cfg), "--db", str(out)]
     subprocess.run([*run, "backfill", "--since", "30d", "--source", "ddnews"], check=True)
     subprocess.run([*run, "poll", "--source", "wire"], check=True)

@@ -1,7 +1,7 @@
 """Stories: the story table and each article's membership (story_article), with their indexes.
 
-Revision ID: 0002_stories
-Revises: 0001_baseline
+Revision ID: 0003_stories
+Revises: 0002_story_and_alert_indexes
 
 Only creates what is missing: a database brought from before migrations got them already from
 the baseline, which builds the current tables.
@@ -14,8 +14,8 @@ from sqlmodel import SQLModel
 
 from storage.models import story_article_table, story_table
 
-revision = "0002_stories"
-down_revision = "0001_baseline"
+revision = "0003_stories"
+down_revision = "0002_story_and_alert_indexes"
 branch_labels = None
 depends_on = None
 
