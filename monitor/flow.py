@@ -165,6 +165,8 @@ def ingest(
     app.judge.sort(batch, known)  # relevance, sectors, fingerprint — only for unknown keys
     with app.db.write(durable=bool(batch.relevant)) as conn:
         # dedup 2: guid and fingerprint constraints; only the rows really inserted come back.
+        if batch.relevant:
+            stories.hold_decisions(conn)  # PostgreSQL: one daemon's stories at a time
         new = store.insert_articles(conn, list(batch.relevant.values()), mode)
         # each joins the story it reports across outlets, or starts one: alerts go per story.
         stories.assign(conn, app.stories, new, now)

@@ -26,6 +26,17 @@ from storage.models import (
     story_table,
 )
 
+_DECISIONS_LOCK = 0x73746F72  # PostgreSQL advisory lock key: one daemon at a time stores articles
+
+
+def hold_decisions(conn: Connection) -> None:
+    """On PostgreSQL, take the turn to store articles and decide their stories until this
+    transaction ends: daemons sharing a database then see each other's stories, and the ids of
+    articles follow the order of the decisions (the catch-up in assign() relies on it). SQLite's
+    write transactions already take turns."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_DECISIONS_LOCK})")
+
 
 def story_key(story_id: int) -> str:
     """The delivery rows' story key (older rows hold a title-and-opening fingerprint)."""

@@ -27,13 +27,13 @@ from tests.processes import monitor
 NOW = GOLDEN.now
 
 
-def open_app(tmp_path: Path) -> App:
+def open_app(tmp_path: Path, url: str | None = None) -> App:
     sources = [
         {"id": s, "name": s.upper(), "base_url": f"https://{s}.example", "feeds": ["/feed/"]}
         for s in ("jt", "dd", "orf")
     ]
     config = load_config(write_config(tmp_path / "feeds.yaml", sources)).config
-    db = Database(f"sqlite:///{tmp_path / 'monitor.db'}")
+    db = Database(url or f"sqlite:///{tmp_path / 'monitor.db'}")
     db.create_schema()
     with db.write() as conn:
         sync_sources(conn, [(s.id, s.name, []) for s in config.sources])
@@ -89,14 +89,17 @@ def test_the_same_leaders_a_month_later_are_a_new_story(tmp_path: Path) -> None:
     assert story_of(app, summit)[0] != story_of(app, later)[0]
 
 
-def test_a_story_started_by_another_process_is_joined(tmp_path: Path) -> None:
-    first = open_app(tmp_path)
+def test_a_story_started_by_another_process_is_joined(tmp_path: Path, db_url: str) -> None:
+    first = open_app(tmp_path, db_url)
     ingest(first, "dd", [art("dd", 1, *SUMMIT["dd"])], NOW)
-    second = open_app(tmp_path)  # a `monitor poll` beside the daemon: its own open stories
+    second = open_app(tmp_path, db_url)  # another process (a poll, a daemon): its own stories
     ingest(second, "jt", [art("jt", 1, *SUMMIT["jt"], hours=1)], NOW)
     ingest(first, "orf", [art("orf", 1, *SUMMIT["orf"], hours=2)], NOW)
     with first.db.read() as conn:
-        [story] = stories.list_stories(conn)
+        listed = stories.list_stories(conn)
+    first.db.dispose()
+    second.db.dispose()
+    [story] = listed
     assert story.size == 3 and story.outlets == ["DD", "JT", "ORF"]
 
 
