@@ -60,6 +60,8 @@ bench-own: dev
 	$(BIN)/python bench/crawl_bench.py
 	$(BIN)/python bench/backfill_bench.py
 	$(BIN)/python bench/relevance_eval.py
+	$(BIN)/python bench/story_eval.py
+	$(BIN)/python bench/story_bench.py
 	$(BIN)/python bench/alert_bench.py --peers $(PEERS)
 	$(BIN)/python bench/daemon_bench.py --peers $(PEERS)
 	$(BIN)/python bench/web_bench.py

@@ -11,6 +11,7 @@ import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from monitor.clock import Clock, utcnow
@@ -20,6 +21,7 @@ from monitor.deliver.channel import Timeouts, send
 from monitor.deliver.dispatch import Dispatcher, Sender
 from monitor.deliver.plan import Alerts
 from monitor.judge.sort import Judge
+from monitor.judge.stories import Clusterer, Settings, common_names
 from spiders import SPIDER_NAMES
 from storage import sources as state
 from storage.db import Database
@@ -39,6 +41,7 @@ class App:
     now: Clock
     judge: Judge  # relevance and sector terms, exclusions, the rules hash
     alerts: Alerts  # subscribers' compiled rules → outbox rows
+    stories: Clusterer  # which story a stored article joins, and the open stories
     dispatcher: Dispatcher  # outbox → channels
     fetcher: Fetcher  # feeds (the session opens on first use, on the running loop)
     crawler: CrawlRunner | None  # spiders, when a source has one and the caller wants crawls
@@ -71,9 +74,22 @@ def build(
         now=now,
         judge=judge,
         alerts=alerts,
+        stories=clusterer(config),
         dispatcher=Dispatcher(config, db, alerts, now=now, sender=sender),
         fetcher=Fetcher(config.fetch, now=now, dns=dns),
         crawler=crawler,
+    )
+
+
+def clusterer(config: Config) -> Clusterer:
+    """The story clustering of feeds.yaml's `stories`; its common names and the bilateral terms
+    count as no evidence."""
+    s, r = config.stories, config.relevance
+    settings = Settings(
+        window=timedelta(seconds=s.window), join_at=s.join_at, thread_at=s.thread_at
+    )
+    return Clusterer(
+        settings, common_names(s.common_names, r.bilateral, [*r.india, *r.japan, *r.bilateral])
     )
 
 

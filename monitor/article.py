@@ -13,7 +13,9 @@ from typing import Any, Literal
 IngestMode = Literal["live", "backfill"]  # backfilled articles never alert immediately
 FeedOutcome = Literal["ok", "not_modified", "error", "backoff", "suspended"]
 DeliveryState = Literal["pending", "sending", "sent", "failed", "suppressed"]
-DeliveryMode = Literal["immediate", "digest", "backfill"]
+DeliveryMode = Literal[
+    "immediate", "digest", "backfill", "followup"
+]  # followup: "also reported by"
 JobKind = Literal["poll", "crawl"]
 
 
@@ -37,3 +39,4 @@ class Article:
     relevance: float = 0.0
     relevance_reason: dict[str, Any] = field(default_factory=dict)
     sectors: dict[str, list[str]] = field(default_factory=dict)
+    story: int | None = None  # the story it joined or started, once stored

@@ -1,9 +1,9 @@
 """An article's whole path: fetch → parse → dedup by key → judge → store (dedup by constraint) →
-outbox. Feeds (refresh_feed) and spiders (crawl_source) meet in ingest().
+story → outbox. Feeds (refresh_feed) and spiders (crawl_source) meet in ingest().
 
 Reads: feeds over HTTP, pages through the spiders, what storage knows. Writes: articles, tags,
-remembered keys and outbox rows in one transaction per batch; feed and source state; the fetch
-log. Nothing downstream of ingest() knows where an article came from.
+remembered keys, stories and outbox rows in one transaction per batch; feed and source state;
+the fetch log. Nothing downstream of ingest() knows where an article came from.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from monitor.reports import CrawlReport, FeedReport, Outcome, SourceReport
 from spiders import SPIDER_NAMES
 from storage import articles as store
 from storage import sources as state
+from storage import stories
 
 if TYPE_CHECKING:
     from monitor.app import App
@@ -164,7 +165,11 @@ def ingest(
     app.judge.sort(batch, known)  # relevance, sectors, fingerprint — only for unknown keys
     with app.db.write(durable=bool(batch.relevant)) as conn:
         # dedup 2: guid and fingerprint constraints; only the rows really inserted come back.
+        if batch.relevant:
+            stories.hold_decisions(conn)  # PostgreSQL: one daemon's stories at a time
         new = store.insert_articles(conn, list(batch.relevant.values()), mode)
+        # each joins the story it reports across outlets, or starts one: alerts go per story.
+        stories.assign(conn, app.stories, new, now)
         # the outbox rows commit together with the articles, or not at all.
         app.alerts.plan(conn, new, now, baseline=baseline, ingest_mode=mode)
         inserted = {id(article) for _, article in new}

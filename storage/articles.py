@@ -1,6 +1,7 @@
 """Article storage: decides what is new (insert-or-ignore on the unique keys) and answers queries.
 
-Reads/writes: the article, article_tag, seen_item and article_fts tables.
+Reads/writes: the article, article_tag, seen_item and article_fts tables (and reads each
+article's story).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from monitor.judge.rules import Query
 from storage.db import insert_for as _insert
 from storage.fulltext import PG_DOCUMENT, fts5, tsquery
 from storage.models import article_table, article_tag_table, seen_table
-from storage.stories import story_filter
+from storage.stories import stories_of, story_filter
 
 _BATCH = 400  # rows per INSERT: well under SQLite's bound-parameter limit
 
@@ -211,6 +212,8 @@ class StoredArticle:
     relevance_reason: dict[str, Any]
     matched: dict[str, list[str]]
     ingest_mode: str = "live"
+    story: int | None = None  # None: stored before stories were kept
+    story_size: int | None = None
 
     @property
     def sectors(self) -> list[str]:
@@ -231,6 +234,8 @@ class StoredArticle:
             "relevance_reason": self.relevance_reason,
             "matched": self.matched,
             "ingest_mode": self.ingest_mode,
+            "story": self.story,
+            "story_size": self.story_size,
         }
 
 
@@ -293,6 +298,7 @@ def article_by_id(conn: Connection, article_id: int) -> StoredArticle | None:
 
 def _stored(conn: Connection, rows: Sequence[Any]) -> list[StoredArticle]:
     matched = _tags_for(conn, [r["id"] for r in rows])
+    story = stories_of(conn, [r["id"] for r in rows])
     return [
         StoredArticle(
             id=r["id"],
@@ -307,6 +313,8 @@ def _stored(conn: Connection, rows: Sequence[Any]) -> list[StoredArticle]:
             relevance_reason=r["relevance_reason"],
             matched=matched.get(r["id"], {}),
             ingest_mode=r["ingest_mode"],
+            story=story[r["id"]][0] if r["id"] in story else None,
+            story_size=story[r["id"]][1] if r["id"] in story else None,
         )
         for r in rows
     ]
@@ -421,6 +429,7 @@ def iter_articles(
         query = query.where(a.c.id.in_(_search_ids(conn, search)))
     for chunk in conn.execute(query).mappings().partitions(500):
         tags = _tags_for(conn, [r["id"] for r in chunk])
+        story = stories_of(conn, [r["id"] for r in chunk])
         for r in chunk:
             yield Article(
                 source_id=r["source_id"],
@@ -439,4 +448,5 @@ def iter_articles(
                 relevance=r["relevance"],
                 relevance_reason=r["relevance_reason"],
                 sectors=tags.get(r["id"], {}),
+                story=story[r["id"]][0] if r["id"] in story else None,
             )

@@ -369,6 +369,8 @@ def _tables() -> list[Table]:
         models.operator_notice_table,
         models.backfill_route_table,
         models.source_health_table,
+        models.story_table,
+        models.story_article_table,
         models.job_lease_table,
     ]
 

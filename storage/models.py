@@ -264,6 +264,42 @@ class Delivery(SQLModel, table=True):
     message_id: str | None = None
 
 
+class StoryRow(SQLModel, table=True):
+    """One event as reported across outlets: the articles that joined it (story_article).
+
+    thread_id: the story this one develops (a new event of the same thread), else its own id.
+    """
+
+    __tablename__ = "story"
+    id: int | None = Field(default=None, primary_key=True)
+    headline: str  # the first article's title
+    sector: str | None = None  # the first article's primary sector
+    size: int = 1
+    thread_id: int | None = Field(default=None, index=True)
+    first_published_at: datetime = _ts(nullable=False, index=True)  # its window starts here
+    last_published_at: datetime = _ts(nullable=False)
+    first_seen_at: datetime = _ts(nullable=False)
+    last_seen_at: datetime = _ts(nullable=False, index=True)
+
+
+class StoryArticleRow(SQLModel, table=True):
+    """Which story an article belongs to, decided when it was stored, and why."""
+
+    __tablename__ = "story_article"
+    article_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), primary_key=True)
+    )
+    story_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("story.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    joined: bool = False  # False: it started the story
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # What it was compared by (monitor/judge/stories.py Features): later articles meet it here.
+    features: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
 class OperatorNotice(SQLModel, table=True):
     """Open incidents the operator was told about (a destination failing for good, alerts that
     cannot be sent): one row while the incident lasts, removed when it ends."""
@@ -321,4 +357,6 @@ delivery_table = _table(Delivery)
 operator_notice_table = _table(OperatorNotice)
 backfill_route_table = _table(BackfillRoute)
 source_health_table = _table(SourceHealthRow)
+story_table = _table(StoryRow)
+story_article_table = _table(StoryArticleRow)
 job_lease_table = _table(JobLease)

@@ -1,8 +1,9 @@
 """Stored verdicts, for `monitor rejudge`: the stored articles to judge again, their new verdicts,
 and the remembered irrelevant keys judged under other rules.
 
-Reads/writes: the article, article_tag and seen_item tables (deleting an article also removes its
-tags, its deliveries and its full-text row, through the schema's cascades and triggers).
+Reads/writes: the article, article_tag and seen_item tables, and story memberships (deleting an
+article also removes its tags, its deliveries and its full-text row, through the schema's
+cascades and triggers).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, or_, select
 
 from monitor.article import Article
+from storage import stories
 from storage.models import article_table, article_tag_table, seen_table
 
 _BATCH = 400
@@ -87,9 +89,11 @@ def update_verdict(conn: Connection, article_id: int, article: Article) -> None:
 
 
 def drop(conn: Connection, ids: Sequence[int]) -> None:
-    """Remove stored articles the rules no longer keep (with their tags and deliveries)."""
+    """Remove stored articles the rules no longer keep (with their tags, deliveries and story
+    memberships)."""
     for start in range(0, len(ids), _BATCH):
         chunk = list(ids[start : start + _BATCH])
+        stories.forget(conn, chunk)
         conn.execute(delete(article_tag_table).where(article_tag_table.c.article_id.in_(chunk)))
         conn.execute(delete(article_table).where(article_table.c.id.in_(chunk)))
 

@@ -18,7 +18,7 @@ from monitor.judge.rules import RuleSyntaxError, parse_query
 from monitor.operate.preview import rule_matches
 from monitor.operate.status import source_rows
 from storage import articles as store
-from storage import deliveries
+from storage import deliveries, stories
 from storage.fulltext import SearchError
 
 
@@ -77,6 +77,43 @@ def articles(
             escape(r.title),
             escape(", ".join(r.sectors)),
             escape(str(r.relevance_reason.get("text", ""))),
+        )
+    stdout().print(table)
+
+
+@cli.command("stories")
+@click.option("--since", metavar="DATE", help="Last reported at or after: 2026-11-01, 24h, 7d.")
+@click.option("--sector", metavar="NAME", help="Only stories with an article of this sector.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.pass_obj
+def stories_command(
+    obj: Context, since: str | None, sector: str | None, limit: int, as_json: bool
+) -> None:
+    """List stories: one event as the outlets reported it, newest first."""
+    loaded = obj.load()
+    if sector and sector not in loaded.config.sectors:
+        raise click.BadParameter(
+            f"unknown sector {sector!r} (configured: {', '.join(loaded.config.sectors)})",
+            param_hint="--sector",
+        )
+    since_at = parse_since(since, utcnow()) if since else None
+    with obj.database(create=False).read() as conn:
+        rows = stories.list_stories(conn, since=since_at, sector=sector, limit=limit)
+    if as_json:
+        print_json([r.to_json() for r in rows])
+        return
+    table = Table(title=f"Stories ({len(rows)})")
+    for col in ("id", "first seen (UTC)", "last seen (UTC)", "outlets", "headline", "articles"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            when(r.first_seen_at),
+            when(r.last_seen_at),
+            escape(", ".join(r.outlets)),
+            escape(r.headline),
+            str(r.size),
         )
     stdout().print(table)
 
@@ -204,7 +241,10 @@ def rules_try(obj: Context, query: str, since: str | None, limit: int, as_json: 
     except RuleSyntaxError as exc:
         raise click.BadParameter(f"{exc} in {query!r}", param_hint="QUERY") from None
     since_at = parse_since(since, utcnow()) if since else None
-    hits = rule_matches(obj.database(create=False), parsed, since=since_at, limit=limit)
+    db = obj.database(create=False)
+    hits = rule_matches(db, parsed, since=since_at, limit=limit)
+    with db.read() as conn:
+        sizes = stories.sizes(conn, [a.story for a, _ in hits if a.story])
     if as_json:
         print_json(
             [
@@ -217,19 +257,22 @@ def rules_try(obj: Context, query: str, since: str | None, limit: int, as_json: 
                     "sectors": sorted(a.sectors),
                     "relevance": a.relevance,
                     "relevance_reason": a.relevance_reason,  # its "text": why it is kept
+                    "story": a.story,
+                    "story_size": sizes.get(a.story) if a.story else None,
                 }
                 for a, terms in hits
             ]
         )
         return
     table = Table(title=f"{len(hits)} stored articles match {escape(str(parsed))}")
-    for col in ("published (UTC)", "source", "title", "matched", "why"):
+    for col in ("published (UTC)", "source", "title", "story", "matched", "why"):
         table.add_column(col, overflow="fold")
     for a, terms in hits:
         table.add_row(
             when(a.published_at),
             escape(a.source_id),
             escape(a.title),
+            f"{a.story} ({sizes.get(a.story, 1)} articles)" if a.story else "—",
             escape(", ".join(terms)),
             escape(str(a.relevance_reason.get("text", ""))),
         )

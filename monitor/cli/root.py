@@ -46,6 +46,7 @@ COMMANDS: Mapping[str, tuple[tuple[str, ...], str]] = {
     "run": (("collect",), "Run the daemon: poll every source on its interval until SIGTERM or "
             "Ctrl-C."),
     "sources": (("sources",), "The outlets themselves: check that collecting them works."),
+    "stories": (("read",), "List stories: one event as the outlets reported it, newest first."),
     "status": (("read",), "Per source: state, last success, last error, failures, articles "
                "stored."),
     "web": (("web",), "Serve the read-only web view, JSON API and Atom feeds (this machine "

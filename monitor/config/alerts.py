@@ -57,6 +57,9 @@ class SubscriberConfig(Strict):
     digest: Literal["hourly", "daily"] = "daily"
     digest_at: str = "08:00"
     quiet_hours: str | None = None  # "22:00-07:00" in the subscriber's time zone
+    # Later outlets on a story already alerted: one short "also reported by" message at once,
+    # instead of an entry in the next digest.
+    also_reported_by: bool = False
     rules: list[RuleConfig] = Field(min_length=1)
     _zone: ZoneInfo = PrivateAttr(default=ZoneInfo("UTC"))
     _quiet_span: tuple[time, time] | None = PrivateAttr(default=None)

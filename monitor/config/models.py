@@ -239,6 +239,25 @@ class MetricsConfig(Strict):
         return self
 
 
+class StoriesConfig(Strict):
+    """Story clustering: how far apart in publication time and how alike two reports of one
+    event are (monitor/judge/stories.py weighs shared names, figures, sector and wording)."""
+
+    window: Seconds = 48 * 3600.0  # a story spans at most this from its first report
+    join_at: float = Field(default=0.42, gt=0, le=1)  # evidence score that joins a story
+    # Below join_at but at or above this (with two shared names): a new development, same thread.
+    thread_at: float = Field(default=0.22, gt=0, le=1)
+    # Names nearly every article of the topic carries ("India", "Tokyo"): no evidence of which
+    # event it reports. Leaders, places and firms are evidence and stay out of this list.
+    common_names: list[Term] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _order(self) -> StoriesConfig:
+        if self.thread_at > self.join_at:
+            raise PathError(("thread_at",), "must not be above join_at")
+        return self
+
+
 _TOKEN_PLACEHOLDER = r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$"
 
 
@@ -293,6 +312,7 @@ class Config(Strict):
     crawl: CrawlSettings = CrawlSettings()
     alerts: AlertSettings = AlertSettings()
     metrics: MetricsConfig = MetricsConfig()
+    stories: StoriesConfig = StoriesConfig()
     web: WebConfig = WebConfig()
     subscribers: list[SubscriberConfig] = Field(default_factory=list)
     sources: list[SourceConfig] = Field(min_length=1)

@@ -1,7 +1,7 @@
 """What a batch of deliveries says: their articles as Items, grouped into messages, headed.
 
-Reads: delivery rows and, from storage, their articles and the outlets of each story. Writes:
-nothing; returns Messages (monitor/deliver/render.py does the escaping).
+Reads: delivery rows and, from storage, their articles, their stories and each story's
+outlets. Writes: nothing; returns Messages (monitor/deliver/render.py does the escaping).
 """
 
 from __future__ import annotations
@@ -10,19 +10,31 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import Config
 from monitor.deliver.render import Item, Message, render_digest, render_single
-from storage import deliveries
+from storage import deliveries, stories
 from storage.db import Database
 from storage.deliveries import DeliveryRow
+from storage.stories import story_key
 
 
 def items(db: Database, rows: list[DeliveryRow]) -> dict[int, Item]:
     """Article id → what its alert shows (title, link, date, sectors, why, other outlets)."""
     with db.read() as conn:
         data = deliveries.items_for(conn, [r.article_id for r in rows])
-        outlets = deliveries.story_outlets(
-            conn, [d.fingerprint for d in data.values() if d.fingerprint]
+        story = stories.stories_of(conn, list(data))
+        outlets: dict[str, list[str]] = {
+            story_key(s): names
+            for s, names in stories.outlets_of(conn, [s for s, _ in story.values()]).items()
+        }
+        outlets.update(
+            deliveries.story_outlets(
+                conn, [d.fingerprint for i, d in data.items() if d.fingerprint and i not in story]
+            )
         )
     why = {r.article_id: r.why for r in rows}
+    keys = {
+        i: story_key(story[i][0]) if i in story else (d.fingerprint or f"article-{i}")
+        for i, d in data.items()
+    }
     return {
         article_id: Item(
             source_name=d.source_name,
@@ -32,7 +44,8 @@ def items(db: Database, rows: list[DeliveryRow]) -> dict[int, Item]:
             sectors=d.sectors,
             why=list(why.get(article_id, [])),
             summary=d.summary or d.text[:500],
-            other_outlets=[o for o in outlets.get(d.fingerprint or "", []) if o != d.source_name],
+            other_outlets=[o for o in outlets.get(keys[article_id], []) if o != d.source_name],
+            story=keys[article_id],
         )
         for article_id, d in data.items()
     }
@@ -55,6 +68,13 @@ def message(
         return render_single(found[row.article_id], tz, f"delivery-{row.id}", topic.name)
     first, last = batch[0].id, batch[-1].id
     listed = unique_stories([found[r.article_id] for r in batch])
+    if mode == "followup":
+        outlets = list(dict.fromkeys(found[r.article_id].source_name for r in batch))
+        heading = f"Also reported by {', '.join(outlets)}: {listed[0].title}"
+        if len(listed) > 1:
+            heading = f"Also reported by {', '.join(outlets)}: {len(listed)} stories"
+        return render_digest(listed, tz, f"followup-{first}-{last}-{len(batch)}", heading,
+                             topic.name)  # fmt: skip
     headings = {
         "digest": f"Digest: {topic.stories(len(listed))}",
         # --notify-digest of `monitor backfill`: past coverage, said so up front.
@@ -66,8 +86,13 @@ def message(
 
 
 def unique_stories(found: list[Item]) -> list[Item]:
-    """A story carried by several outlets is listed once, naming every outlet."""
+    """A story carried by several outlets is listed once, naming every outlet: one entry per
+    story id (or, for articles stored before stories, per title and opening)."""
     seen: dict[tuple[str, str], Item] = {}
     for item in found:
-        seen.setdefault((item.title.lower(), item.summary[:200].lower()), item)
+        if item.story.startswith("story-"):
+            key = (item.story, "")
+        else:
+            key = (item.title.lower(), item.summary[:200].lower())
+        seen.setdefault(key, item)
     return list(seen.values())

@@ -186,9 +186,16 @@ class Dispatcher:
         # A backfill summary (`monitor backfill --notify-digest`) is always its own message.
         live = [r for r in rows if r.mode != "backfill"]
         threshold = self.config.alerts.fold_threshold
+        # Later outlets on an alerted story: an immediate subscriber's digest rows are a digest,
+        # and follow-ups ("also reported by") are one short message.
+        later = ("digest", "followup") if sub.mode == "immediate" else ("followup",)
+        now_rows = [r for r in live if r.mode not in later]
         batches: list[tuple[list[DeliveryRow], str]] = [
-            (b, sub.mode) for b in compose.batches(sub.mode, live, threshold)
+            (b, sub.mode) for b in compose.batches(sub.mode, now_rows, threshold)
         ]
+        for mode in later:
+            if held := [r for r in live if r.mode == mode]:
+                batches.append((held, mode))
         if len(live) < len(rows):
             batches.append(([r for r in rows if r.mode == "backfill"], "backfill"))
         # Up to parallel_sends messages of a mailbox in flight; a Telegram chat one at a time, so

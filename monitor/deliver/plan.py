@@ -19,6 +19,14 @@ from monitor.config import Config, SubscriberConfig
 from monitor.deliver.destinations import channel_of
 from monitor.judge.rules import Rule, RuleMatch, RuleSet
 from storage import deliveries
+from storage.stories import story_key
+
+
+def _story(article: Article) -> str | None:
+    """The story key alerts are counted by: the cross-outlet story, else the fingerprint."""
+    if article.story is not None:
+        return story_key(article.story)
+    return article.fingerprint or None
 
 
 def destination_key(url_template: str) -> str:
@@ -120,7 +128,7 @@ class Alerts:
                         "channel": dest.channel,
                         "article_id": article_id,
                         "mode": sub.mode,
-                        "story": article.fingerprint or None,
+                        "story": _story(article),
                         "rules": [m.rule.split("/", 1)[1] for m in matched],
                         "why": why,
                         "created_at": now,
@@ -136,6 +144,9 @@ class Alerts:
         )
         for row, sub, article in planned:
             self._schedule(row, sub, article, now, max_age, baseline, ingest_mode, alerted)
+            if row["state"] == "pending" and row["mode"] == "immediate" and row["story"]:
+                # two outlets' reports of one event in one batch: the first alerts
+                alerted.add((sub.name, str(row["destination"]), str(row["story"])))
         return deliveries.insert_deliveries(conn, rows)
 
     def _schedule(
@@ -162,7 +173,14 @@ class Alerts:
         elif article.published_at < now - max_age:
             row.update(state="suppressed", reason="older than alerts.max_age")
         elif row["story"] and (sub.name, row["destination"], row["story"]) in alerted:
-            row.update(state="suppressed", reason="same story already alerted")
+            # Alerted once already: this outlet's report joins the story in the next digest, or
+            # (also_reported_by) in a short follow-up.
+            row["reason"] = "same story already alerted"
+            if sub.also_reported_by:
+                row["mode"] = "followup"
+                row["due_at"] = in_quiet_hours(sub, now) or now
+            else:
+                row.update(mode="digest", due_at=next_digest_at(sub, now))
         else:
             quiet_end = in_quiet_hours(sub, now)
             if quiet_end is not None:

@@ -37,6 +37,7 @@ class Item:
     why: list[str]  # human "why it matched" lines
     summary: str
     other_outlets: list[str] = field(default_factory=list)  # digests: outlets with the same story
+    story: str = ""  # the story it belongs to: a digest lists a story once
 
 
 @dataclass(frozen=True)

@@ -7,5 +7,5 @@ monitor" from one row without importing Alembic.
 
 from __future__ import annotations
 
-REVISIONS = ("0001_baseline", "0002_story_and_alert_indexes")
+REVISIONS = ("0001_baseline", "0002_story_and_alert_indexes", "0003_stories")
 HEAD = REVISIONS[-1]

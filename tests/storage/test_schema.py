@@ -37,3 +37,20 @@ def test_columns_added_since_are_created_and_old_rows_kept(tmp_path: Path) -> No
         assert conn.execute("SELECT problem, problem_kind FROM crawl_run").fetchall() == [
             ("layout changed?", None)
         ]
+
+
+def test_a_database_at_the_baseline_revision_gets_the_story_tables(tmp_path: Path) -> None:
+    """What `monitor db upgrade` does to a database made before stories (revision 0002)."""
+    path = tmp_path / "baseline.db"
+    Database(f"sqlite:///{path}").create_schema()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE story_article")
+        conn.execute("DROP TABLE story")
+        conn.execute("UPDATE alembic_version SET version_num = '0002_story_and_alert_indexes'")
+    Database(f"sqlite:///{path}").create_schema(upgrade=True)
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        at = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert {"story", "story_article", "ix_story_article_story_id"} <= tables
+    assert at == [("0003_stories",)]
+    assert columns(path, "story_article") >= {"article_id", "story_id", "evidence", "features"}
