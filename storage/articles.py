@@ -297,7 +297,7 @@ def article_by_id(conn: Connection, article_id: int) -> StoredArticle | None:
 
 
 def _stored(conn: Connection, rows: Sequence[Any]) -> list[StoredArticle]:
-    matched = _tags_for(conn, [r["id"] for r in rows])
+    matched = tags_for(conn, [r["id"] for r in rows])
     story = stories_of(conn, [r["id"] for r in rows])
     return [
         StoredArticle(
@@ -390,7 +390,8 @@ def _search_ids(conn: Connection, query: Query) -> Any:
     return text("SELECT rowid FROM article_fts WHERE article_fts MATCH :q").bindparams(q=match)
 
 
-def _tags_for(conn: Connection, ids: list[int]) -> dict[int, dict[str, list[str]]]:
+def tags_for(conn: Connection, ids: list[int]) -> dict[int, dict[str, list[str]]]:
+    """article id → sector → the terms that tagged it, for these articles."""
     if not ids:
         return {}
     tags = article_tag_table
@@ -428,25 +429,40 @@ def iter_articles(
     if search is not None:
         query = query.where(a.c.id.in_(_search_ids(conn, search)))
     for chunk in conn.execute(query).mappings().partitions(500):
-        tags = _tags_for(conn, [r["id"] for r in chunk])
+        tags = tags_for(conn, [r["id"] for r in chunk])
         story = stories_of(conn, [r["id"] for r in chunk])
         for r in chunk:
-            yield Article(
-                source_id=r["source_id"],
-                url=r["url"],
-                original_url=r["original_url"],
-                guid=r["guid"],
-                title=r["title"],
-                summary=r["summary"],
-                text=r["text"],
-                author=r["author"],
-                published_at=r["published_at"],
-                first_seen_at=r["first_seen_at"],
-                categories=list(r["categories"]),
-                language=r["language"],
-                fingerprint=r["fingerprint"] or "",
-                relevance=r["relevance"],
-                relevance_reason=r["relevance_reason"],
-                sectors=tags.get(r["id"], {}),
-                story=story[r["id"]][0] if r["id"] in story else None,
+            yield stored_article(
+                r,
+                r["relevance_reason"],
+                tags.get(r["id"], {}),
+                story[r["id"]][0] if r["id"] in story else None,
             )
+
+
+def stored_article(
+    row: Any,
+    reason: dict[str, Any],
+    sectors: dict[str, list[str]],
+    story: int | None = None,
+) -> Article:
+    """A pipeline Article from an article row (its tags and story read beside it)."""
+    return Article(
+        source_id=row["source_id"],
+        url=row["url"],
+        original_url=row["original_url"],
+        guid=row["guid"],
+        title=row["title"],
+        summary=row["summary"],
+        text=row["text"],
+        author=row["author"],
+        published_at=row["published_at"],
+        first_seen_at=row["first_seen_at"],
+        categories=list(row["categories"]),
+        language=row["language"],
+        fingerprint=row["fingerprint"] or "",
+        relevance=row["relevance"],
+        relevance_reason=reason,
+        sectors=sectors,
+        story=story,
+    )

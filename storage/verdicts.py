@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, or_, select
 
 from monitor.article import Article
-from storage import stories
+from storage import articles, stories
 from storage.models import article_table, article_tag_table, seen_table
 
 _BATCH = 400
@@ -31,41 +31,20 @@ class StoredVerdict:
 
 def stored(conn: Connection, since: datetime | None = None) -> Iterator[StoredVerdict]:
     """Stored articles published at or after `since`, oldest first, with their current tags."""
-    a, t = article_table, article_tag_table
+    a = article_table
     query = select(a).order_by(a.c.published_at, a.c.id)
     if since is not None:
         query = query.where(a.c.published_at >= since)
     for chunk in conn.execute(query).mappings().partitions(_BATCH):
-        ids = [r["id"] for r in chunk]
-        tags: dict[int, dict[str, list[str]]] = {}
-        for article_id, sector, terms in conn.execute(
-            select(t.c.article_id, t.c.sector, t.c.terms).where(t.c.article_id.in_(ids))
-        ):
-            tags.setdefault(article_id, {})[sector] = list(terms)
+        tags = articles.tags_for(conn, [r["id"] for r in chunk])
         for r in chunk:
             reason = dict(r["relevance_reason"] or {})
+            sectors = dict(sorted(tags.get(r["id"], {}).items()))
             yield StoredVerdict(
                 id=r["id"],
                 key=r["url_hash"],
                 primary=reason.get("primary_sector"),
-                article=Article(
-                    source_id=r["source_id"],
-                    url=r["url"],
-                    original_url=r["original_url"],
-                    guid=r["guid"],
-                    title=r["title"],
-                    summary=r["summary"],
-                    text=r["text"],
-                    author=r["author"],
-                    published_at=r["published_at"],
-                    first_seen_at=r["first_seen_at"],
-                    categories=list(r["categories"]),
-                    language=r["language"],
-                    fingerprint=r["fingerprint"] or "",
-                    relevance=r["relevance"],
-                    relevance_reason=reason,
-                    sectors=dict(sorted(tags.get(r["id"], {}).items())),
-                ),
+                article=articles.stored_article(r, reason, sectors),
             )
 
 
