@@ -143,6 +143,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def every_backend(db_url: str) -> Iterator[None]:
+    """For module helpers that open their own databases: tests.databases.open_database() opens
+    one on this test's backend (SQLite, then PostgreSQL); `pytestmark = usefixtures(...)`."""
+    from tests.databases import on_backend
+
+    with on_backend(db_url):
+        yield
+
+
+@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "monitor.db"
 

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from storage.db import Database
+
 PG_ADMIN = os.environ.get("MONITOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -43,3 +45,28 @@ def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
         return
     with postgres_database() as url:
         yield url
+
+
+_backend: dict[str, str] = {}
+_opened: list[Database] = []
+
+
+@contextmanager
+def on_backend(url: str) -> Iterator[None]:
+    """While a test runs: open_database() opens databases at `url`; all are disposed after (on
+    PostgreSQL no connection may stay open on a database about to be dropped)."""
+    _backend["url"] = url
+    try:
+        yield
+    finally:
+        for database in _opened:
+            database.dispose()
+        _opened.clear()
+        _backend.clear()
+
+
+def open_database() -> Database:
+    """A Database on the running test's backend (the conftest fixture every_backend)."""
+    database = Database(_backend["url"])
+    _opened.append(database)
+    return database

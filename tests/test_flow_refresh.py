@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from storage import sources as state
 from storage.db import Database
 from storage.models import fetch_log_table
 from tests.conftest import FEEDS, FeedServer, write_config
+from tests.databases import open_database
 from tests.fixture_dates import GOLDEN
 from tests.fixture_dates import SettableClock as Clock
 
@@ -36,18 +36,7 @@ def rss(*items: tuple[str, str]) -> str:
     )
 
 
-_URL: dict[str, str] = {}
-_OPEN: list[Database] = []
-
-
-@pytest.fixture(autouse=True)
-def backend(db_url: str) -> Iterator[None]:
-    """Every test here runs on SQLite and on PostgreSQL."""
-    _URL["db"] = db_url
-    yield
-    for database in _OPEN:
-        database.dispose()
-    _OPEN.clear()
+pytestmark = pytest.mark.usefixtures("every_backend")  # SQLite, then PostgreSQL
 
 
 def poll(
@@ -58,8 +47,7 @@ def poll(
     **settings: object,
 ) -> tuple[list[SourceReport], Database]:
     cfg = load_config(write_config(tmp_path / "feeds.yaml", sources, **settings)).config
-    db = Database(_URL["db"])
-    _OPEN.append(db)
+    db = open_database()
     db.create_schema()
 
     async def run() -> list[SourceReport]:

@@ -10,7 +10,6 @@ import os
 import re
 import socket
 import textwrap
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from storage import deliveries
 from storage.db import Database
 from storage.sources import sync_sources
 from tests.conftest import SmtpServer, TelegramServer
+from tests.databases import open_database
 from tests.fixture_dates import SettableClock as Clock
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # 11:30 IST, 15:00 JST
@@ -57,20 +57,7 @@ sectors:
 """
 
 
-_URL: dict[str, str] = {}
-
-
-@pytest.fixture(autouse=True)
-def backend(db_url: str) -> Iterator[None]:
-    """Every test here runs on SQLite and on PostgreSQL (claims use FOR UPDATE SKIP LOCKED)."""
-    _URL["db"] = db_url
-    yield
-    for database in _OPEN:
-        database.dispose()
-    _OPEN.clear()
-
-
-_OPEN: list[Database] = []
+pytestmark = pytest.mark.usefixtures("every_backend")  # SQLite, then PostgreSQL
 
 
 def setup(
@@ -82,8 +69,7 @@ def setup(
     path = tmp_path / "feeds.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     config = load_config(path).config
-    db = Database(_URL["db"])
-    _OPEN.append(db)
+    db = open_database()
     db.create_schema()
     with db.write() as conn:
         sync_sources(conn, [("dd", "DD News", []), ("jt", "The Japan Times", [])])

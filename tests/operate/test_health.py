@@ -4,7 +4,6 @@ and the fake Telegram Bot API: silent, failing and broken sources are told once,
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from storage import sources as state
 from storage.db import Database
 from tests.articles import article
 from tests.conftest import SmtpServer, TelegramServer
+from tests.databases import open_database
 from tests.fixture_dates import SettableClock as Clock
 
 T0 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # the first collection
@@ -70,23 +70,11 @@ def make_config(tmp_path: Path, disabled: tuple[str, ...] = (), **alerts: Any) -
     return load_config(path).config
 
 
-_URL: dict[str, str] = {}
-_OPEN: list[Database] = []
-
-
-@pytest.fixture(autouse=True)
-def backend(db_url: str) -> Iterator[None]:
-    """Every test here runs on SQLite and on PostgreSQL."""
-    _URL["db"] = db_url
-    yield
-    for database in _OPEN:
-        database.dispose()
-    _OPEN.clear()
+pytestmark = pytest.mark.usefixtures("every_backend")  # SQLite, then PostgreSQL
 
 
 def open_db(tmp_path: Path) -> Database:
-    db = Database(_URL["db"])
-    _OPEN.append(db)
+    db = open_database()
     db.create_schema()
     with db.write() as conn:
         state.sync_sources(
