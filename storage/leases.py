@@ -83,12 +83,6 @@ def live(conn: Connection, now: datetime) -> list[Lease]:
     return [Lease(r["job"], r["owner"], r["until"], r["taken_at"]) for r in rows]
 
 
-def owners(conn: Connection) -> set[str]:
-    """Every owner named in a lease row, lapsed or not (to ask which are dead)."""
-    t = job_lease_table
-    return set(conn.execute(select(t.c.owner).distinct()).scalars())
-
-
 def fair_share(leases: list[Lease], owner: str, jobs: int) -> bool:
     """Whether `owner` may take one more free job: at most its share of `jobs` among the
     daemons alive now, so that a daemon starting beside others does not take every source."""

@@ -36,8 +36,9 @@ class JobShares:
         """Whether this daemon runs `job` now: it holds the lease, or took it."""
         now = self.now()
         with self.db.write() as conn:
-            gone = dead(leases.owners(conn) - {self.owner})
-            current = [lease for lease in leases.live(conn, now) if lease.owner not in gone]
+            held = leases.live(conn, now)  # a lapsed lease is free whoever owned it
+            gone = dead({lease.owner for lease in held} - {self.owner})
+            current = [lease for lease in held if lease.owner not in gone]
             holder = next((lease.owner for lease in current if lease.job == job), None)
             if holder is not None and holder != self.owner:
                 return False
