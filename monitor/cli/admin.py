@@ -18,7 +18,7 @@ from monitor.cli.root import EXIT_CONFIG, Context, alerts, cli, select_sources
 from monitor.operate.health import collection_state
 from monitor.operate.preflight import preflight
 from storage import backup as backup_store
-from storage.db import Database, DatabaseProblem, resolve_db_url
+from storage.db import resolve_db_url
 
 
 @cli.command("check-config")
@@ -143,11 +143,7 @@ def backup(obj: Context, dest: Path, check: bool) -> None:
         problem = backup_store.restore_check(dest)
         click.echo(f"{dest}: {problem}")
         sys.exit(0 if problem == "ok" else 1)
-    try:
-        db = Database(resolve_db_url(obj.db_url))
-    except DatabaseProblem as exc:
-        click.echo(f"database error: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
+    db = obj.database(schema=False)
     try:
         result = backup_store.backup(db, dest)
     except (FileExistsError, ValueError) as exc:

@@ -13,7 +13,7 @@ import click
 from monitor.cli.output import print_json
 from monitor.cli.root import EXIT_CONFIG, Context, cli
 from storage import schema
-from storage.db import Database, DatabaseProblem, resolve_db_url
+from storage.db import DatabaseProblem
 from storage.migrations import REVISIONS
 
 
@@ -22,20 +22,12 @@ def db_group() -> None:
     """The database's schema: which revision it is at, and upgrading it."""
 
 
-def _open(obj: Context) -> Database:
-    try:
-        return Database(resolve_db_url(obj.db_url))
-    except DatabaseProblem as exc:
-        click.echo(f"database error: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
-
-
 @db_group.command("current")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a line.")
 @click.pass_obj
 def db_current(obj: Context, as_json: bool) -> None:
     """Print the database's schema revision (exit 1 when an upgrade is pending)."""
-    db = _open(obj)
+    db = obj.database(schema=False)
     try:
         with db.read() as conn:
             at = schema.revision(conn)
@@ -67,7 +59,7 @@ def db_current(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def db_upgrade(obj: Context) -> None:
     """Bring the database to the newest schema revision, in one transaction (back it up first)."""
-    db = _open(obj)
+    db = obj.database(schema=False)
     try:
         with db.read() as conn:
             before = schema.revision(conn)

@@ -104,10 +104,10 @@ class Context:
                 click.echo(f"config error: {problem}", err=True)
             sys.exit(EXIT_CONFIG)
 
-    def database(self, *, create: bool = True) -> Database:
+    def database(self, *, create: bool = True, schema: bool = True) -> Database:
         """The database, its schema checked (and created, or upgraded); every problem opening
         it is a clear error, exit 2. create=False: commands that only read never make a new
-        file at a mistyped path."""
+        file at a mistyped path. schema=False: opened as it is (backup, `db current`/`upgrade`)."""
         from storage.db import Database, DatabaseProblem, resolve_db_url, sqlite_path
 
         try:
@@ -119,7 +119,8 @@ class Context:
                     "`monitor poll` or `monitor run`)"
                 )
             db = Database(url)
-            db.create_schema(upgrade=self.auto_upgrade)
+            if schema:
+                db.create_schema(upgrade=self.auto_upgrade)
         except DatabaseProblem as exc:
             click.echo(f"database error: {exc}", err=True)
             sys.exit(EXIT_CONFIG)
