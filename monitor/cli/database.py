@@ -27,7 +27,7 @@ def db_group() -> None:
 @click.pass_obj
 def db_current(obj: Context, as_json: bool) -> None:
     """Print the database's schema revision (exit 1 when an upgrade is pending)."""
-    db = obj.database(schema=False)
+    db = obj.database(create=False, schema=False)  # reading never makes a file
     try:
         with db.read() as conn:
             at = schema.revision(conn)

@@ -101,7 +101,7 @@ def test_a_url_with_one_slash_does_not_create_a_file_in_the_current_directory(
 
 
 @pytest.mark.parametrize("command", [["status"], ["articles"], ["alerts", "log"],
-                                     ["rules", "try", "chips"]])  # fmt: skip
+                                     ["rules", "try", "chips"], ["db", "current"]])  # fmt: skip
 def test_read_only_commands_never_create_a_database(
     cfg: Path, tmp_path: Path, command: list[str]
 ) -> None:
