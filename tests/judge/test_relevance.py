@@ -4,16 +4,14 @@ says why in words."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 
 from monitor.article import Article
 from monitor.config import load_config
 from monitor.judge.sort import Judge
+from tests.articles import entry
 from tests.conftest import REPO
-
-NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # the judge never reads dates
 
 
 @pytest.fixture(scope="module")
@@ -22,18 +20,7 @@ def judge() -> Judge:
 
 
 def article(title: str, summary: str = "", text: str = "", source: str = "japantimes") -> Article:
-    return Article(
-        source_id=source,
-        url="https://example.org/a",
-        original_url="https://example.org/a",
-        guid=None,
-        title=title,
-        summary=summary,
-        text=text,
-        author=None,
-        published_at=NOW,
-        first_seen_at=NOW,
-    )
+    return entry(title, summary, text, source=source)
 
 
 def verdict(judge: Judge, title: str, summary: str = "", text: str = "") -> tuple[bool, str]:

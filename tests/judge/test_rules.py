@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import random
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,8 +12,7 @@ import pytest
 from monitor.article import Article
 from monitor.judge.rules import Query, Rule, RuleMatch, RuleSet, RuleSyntaxError, parse_query
 from monitor.judge.terms import Hit, TermMatcher, normalize
-
-NOW = datetime(2025, 1, 1, tzinfo=UTC)
+from tests.articles import entry
 
 
 def article(
@@ -26,20 +24,7 @@ def article(
     relevance: float = 1.0,
     sectors: dict[str, list[str]] | None = None,
 ) -> Article:
-    return Article(
-        source_id=source,
-        url="https://example.org/a",
-        original_url="https://example.org/a",
-        guid=None,
-        title=title,
-        summary=summary,
-        text=text,
-        author=None,
-        published_at=NOW,
-        first_seen_at=NOW,
-        relevance=relevance,
-        sectors=sectors or {},
-    )
+    return entry(title, summary, text, source=source, relevance=relevance, sectors=sectors or {})
 
 
 def truth_table(query: str, terms: list[str]) -> dict[tuple[bool, ...], bool]:

@@ -3,16 +3,13 @@ sector, and other senses of a word set aside (shipped feeds.yaml)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from monitor.article import Article
 from monitor.config import load_config
 from monitor.judge.sort import Judge
+from tests.articles import entry
 from tests.conftest import REPO
-
-NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -21,18 +18,7 @@ def judge() -> Judge:
 
 
 def tagged(judge: Judge, title: str, summary: str, text: str = "") -> Article:
-    a = Article(
-        source_id="japantimes",
-        url="https://example.org/a",
-        original_url="https://example.org/a",
-        guid=None,
-        title=title,
-        summary=summary,
-        text=text,
-        author=None,
-        published_at=NOW,
-        first_seen_at=NOW,
-    )
+    a = entry(title, summary, text)
     assert judge.judge(a), a.relevance_reason
     return a
 
